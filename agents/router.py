@@ -1,0 +1,164 @@
+"""The router: reads the three input feeds, decodes and vets each event once, routes it.
+
+Values arrive as raw bytes and are decoded here, inside the agent, because
+Faust acknowledges an event whose decoding raised: a poison event goes to
+the dead-letter topic with its reason and the worker keeps going.
+
+Per step (up to ``batch_max_events`` events or ``batch_max_latency_s``) the
+router sends one routed batch per internal partition, carrying the progress
+of the input partitions it read; a timer reports every assigned input
+partition's progress, idle ones included, each ``progress_interval_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+import faust
+
+from agents.rules import seal_broken
+from agents.subjects.routes import routes_for
+from streams.alerts import new_versions
+from streams.errors import PoisonEvent, TransientError, UndecodableEvent
+from streams.routing import Outbox
+from streams.runtime import Runtime, settle
+from streams.stream_time import SourceTracker, tp_name, wall_ms
+from streams.topics import INPUT_FEEDS, INTERNAL_TOPICS
+from streams.validation import validate
+
+log = logging.getLogger(__name__)
+
+# Bounded retry of a transient decode failure (schema registry unreachable).
+DECODE_ATTEMPTS = 3
+
+
+class Router:
+    """The router agent and its progress timer."""
+
+    def __init__(self, app: faust.App, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+        settings = runtime.settings
+        self.feeds = {runtime.names.public(key): schema for key, schema in INPUT_FEEDS.items()}
+        self.tracker = SourceTracker(idle_after_ms=int(settings.idle_partition_after_s * 1000))
+        self.max_ahead_ms = int(settings.max_event_time_ahead_s * 1000)
+        topic = app.topic(*self.feeds, key_serializer="raw", value_serializer="raw")
+        app.agent(topic, name="cargoguard.router")(self.run)
+        app.timer(settings.progress_interval_s, name="cargoguard.progress")(self.report_progress)
+        app.on_partitions_assigned.connect(self._on_assigned)
+
+    async def _on_assigned(self, app: faust.App, assigned: Any, **_: Any) -> None:
+        self.tracker.forget_start_positions()
+        self.runtime.assigned_once = True
+
+    async def run(self, stream: faust.StreamT[bytes]) -> None:
+        """The agent: route each step's events; no error ever escapes."""
+        settings = self.runtime.settings
+        metrics = self.runtime.metrics
+        step_time = metrics.step_seconds.labels("router")
+        async for events in stream.take_events(settings.batch_max_events,
+                                               within=settings.batch_max_latency_s):
+            started = time.perf_counter()
+            try:
+                await self.route(events)
+            except Exception:
+                metrics.processing_errors.labels("router").inc()
+                first = events[0].message
+                log.exception("router: step of %d events from %s[%d]@%d failed", len(events),
+                              first.topic, first.partition, first.offset)
+            metrics.routing_batch.observe(len(events))
+            step_time.observe(time.perf_counter() - started)
+
+    async def decode(self, feed: str, value: bytes | None) -> dict[str, Any]:
+        """Decode a value, retrying a transient failure a bounded number of times."""
+        for attempt in range(1, DECODE_ATTEMPTS + 1):
+            try:
+                return self.runtime.codec.decode(feed, value)
+            except TransientError as exc:
+                if attempt == DECODE_ATTEMPTS:
+                    raise UndecodableEvent(f"gave up after {attempt} attempts: {exc}") from exc
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    async def route(self, events: list[Any]) -> None:
+        """Decode, vet and route one step's events."""
+        runtime = self.runtime
+        partitions = runtime.settings.partitions
+        outboxes = {kind: Outbox(partitions) for kind in INTERNAL_TOPICS}
+        now = wall_ms()
+        latest = now + self.max_ahead_ms
+        rules = runtime.rules.current
+        seen_tps: set[str] = set()
+        counts: Counter[str] = Counter()
+        sends: list[Any] = []
+        for event in events:
+            message = event.message
+            feed = self.feeds[message.topic]
+            try:
+                record = await self.decode(feed, message.value)
+                validate(feed, record, latest)
+            except PoisonEvent as exc:
+                sends.append(await runtime.send_dead_letter(feed, message, exc))
+                continue
+            tp = tp_name(message.topic, message.partition)
+            self.tracker.saw(tp, record["event_time"], message.offset, now)
+            seen_tps.add(tp)
+            counts[feed] += 1
+            routes = routes_for(feed, record)
+            for route in routes:
+                outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
+            if not routes and feed == "gate_event":
+                finding = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
+                if finding is not None:
+                    sends.extend(await runtime.send_alerts(new_versions([finding], {})))
+        progress = self.tracker.step_report(seen_tps)
+        for kind, outbox in outboxes.items():
+            await runtime.send_batches(kind, outbox.by_partition, progress)
+        for feed, count in counts.items():
+            runtime.metrics.events.labels(feed).inc(count)
+        await settle(sends)
+
+    async def report_progress(self) -> None:
+        """Timer: report every assigned input partition's progress to every subject partition."""
+        app = self.app
+        if app.rebalancing or app.in_recovery or not self.runtime.assigned_once:
+            return
+        try:
+            assigned = [tp for tp in app.consumer.assignment() if tp.topic in self.feeds]
+            if not assigned:
+                return
+            counts = {topic: app.consumer.topic_partitions(topic) for topic in self.feeds}
+            if any(count is None for count in counts.values()):
+                return  # metadata not loaded yet; the next tick will know
+            unknown = [tp for tp in assigned
+                       if self.tracker.next_offset(tp_name(tp.topic, tp.partition)) is None]
+            positions = await asyncio.gather(*(app.consumer.position(tp) for tp in unknown))
+            for tp, position in zip(unknown, positions, strict=True):
+                if position is not None:
+                    self.tracker.note_start_position(tp_name(tp.topic, tp.partition), position)
+            backlog: dict[str, int | None] = {}
+            for tp in assigned:
+                name = tp_name(tp.topic, tp.partition)
+                position = self.tracker.next_offset(name)
+                # The high watermark of fetch responses: Tansu 0.6 under-reports the
+                # ListOffsets one (the last batch's base offset + 1).
+                highwater = app.consumer.highwater(tp)
+                backlog[name] = (None if highwater is None or position is None
+                                 else max(0, highwater - position))
+            report = self.tracker.full_report(backlog, {t: int(c or 0) for t, c in counts.items()},
+                                              wall_ms())
+            everyone: dict[int, list[Any]] = {p: [] for p in range(self.runtime.settings.partitions)}
+            for kind in INTERNAL_TOPICS:
+                await self.runtime.send_batches(kind, everyone, report)
+        except Exception:
+            self.runtime.metrics.processing_errors.labels("progress").inc()
+            log.exception("router: progress report failed")
+
+
+def register(app: faust.App, runtime: Runtime) -> Router:
+    """Add the router agent and its progress timer to ``app``."""
+    return Router(app, runtime)

@@ -1,0 +1,28 @@
+"""The subject agents: one Faust agent and state table per subject kind.
+
+- shipments (key transport_doc_no): MANIFEST_MISMATCH, EXIT_WITHOUT_CLEARANCE, SEAL_BROKEN
+- containers (key container_no): resolve container-only gate events to their shipment
+- importers (key importer_id): SPLIT_SHIPMENT
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from agents.subjects import container, importer, shipment
+from agents.subjects.routes import CONTAINERS, IMPORTERS, SHIPMENTS
+from streams.runtime import Runtime
+from streams.subject_agent import SubjectAgent, SubjectKind
+
+KINDS: tuple[SubjectKind[Any], ...] = (
+    SubjectKind(SHIPMENTS, shipment.ShipmentState.from_doc, shipment.process, shipment.is_empty),
+    SubjectKind(CONTAINERS, container.ContainerState.from_doc, container.process, container.is_empty),
+    SubjectKind(IMPORTERS, importer.ImporterState.from_doc, importer.process, importer.is_empty),
+)
+
+
+def register(app: faust.App, runtime: Runtime) -> list[SubjectAgent[Any]]:
+    """Add every subject agent and its tables to ``app``."""
+    return [SubjectAgent(app, runtime, kind) for kind in KINDS]

@@ -1,0 +1,1 @@
+"""Per-subject state and its pure transitions: one module per subject kind (no Faust imports)."""

@@ -1,0 +1,74 @@
+"""What every subject kind shares: the processing context, the outcome, alert bookkeeping.
+
+A subject (a shipment, an importer, a container) is processed one batch at a
+time: ``process(state, events, context) -> (state, Outcome)``. Everything here
+is pure and typed; the Faust agents only load state, call, and store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.rules.config import RuleBook
+from agents.rules.findings import Finding
+
+# A routed event as the router forwards it: (kind, fields).
+RoutedEvent = tuple[str, Mapping[str, Any]]
+
+# How many decided trigger ids a subject remembers to ignore redeliveries.
+DECIDED_MEMORY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a batch is processed under: the rules in force and the stream time.
+
+    ``watermark`` is the event time up to which every input partition has
+    delivered (epoch ms), or None before any is known; timers fire on it.
+    """
+
+    rules: RuleBook
+    watermark: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """An event a subject hands to another subject kind (e.g. container -> shipment)."""
+
+    subject_kind: str
+    key: str
+    kind: str
+    event: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What processing one subject's batch produced."""
+
+    findings: list[Finding] = field(default_factory=list)
+    forwards: list[Forward] = field(default_factory=list)
+    next_due: int | None = None
+
+    def wake_at(self, due: int | None) -> None:
+        """Ask to be processed again once stream time reaches ``due``."""
+        if due is not None and (self.next_due is None or due < self.next_due):
+            self.next_due = due
+
+
+def by_event_time(events: Iterable[RoutedEvent]) -> list[RoutedEvent]:
+    """Events in event-time order (ties by event id), so a batch's arrival order never matters."""
+    return sorted(events, key=lambda item: (item[1]["event_time"], item[1]["event_id"]))
+
+
+def remember(decided: list[str], trigger_id: str) -> None:
+    """Append to a bounded memory of decided triggers."""
+    decided.append(trigger_id)
+    if len(decided) > DECIDED_MEMORY:
+        del decided[: len(decided) - DECIDED_MEMORY]
+
+
+def newer(time_a: int, id_a: str, time_b: int, id_b: str) -> bool:
+    """True when event A is later than event B in event time (ties broken by id)."""
+    return (time_a, id_a) > (time_b, id_b)

@@ -1,0 +1,115 @@
+"""The container subject (key: ``container_no``): which shipment a container belongs to.
+
+Declarations and manifests that list a container link it to their transport
+document. A gate event that names only a container is resolved through those
+links and handed to its shipment. When no link is known yet, the gate event
+waits up to the feed skew (EXIT_WITHOUT_CLEARANCE's ``feed_skew_seconds``) of
+stream time for one; an OUT event still unresolved then is a container that
+leaves with no declaration or manifest at all.
+
+Serialized form (version 1): ``{"v": 1, "container": str, "links": {doc: latest
+link event time}, "pending": {event_id: gate event}, "decided": [event_id],
+"raised": {alert_id: [version, digest]}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.rules import exit_without_clearance, seal_broken
+from agents.subjects.common import Context, Forward, Outcome, RoutedEvent, by_event_time, remember
+from agents.subjects.routes import SHIPMENTS
+from agents.subjects.shipment import gate_exit
+
+STATE_VERSION = 1
+# A reused container keeps only its most recent shipments.
+LINK_MEMORY = 16
+
+
+@dataclass(slots=True)
+class ContainerState:
+    """The links and unresolved gate events of one container."""
+
+    container_no: str
+    links: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decided: list[str] = field(default_factory=list)
+    raised: dict[str, list[Any]] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The versioned serialized form."""
+        return {"v": STATE_VERSION, "container": self.container_no, "links": self.links,
+                "pending": self.pending, "decided": self.decided, "raised": self.raised}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> ContainerState:
+        """Rebuild from ``to_doc`` output."""
+        if doc.get("v") != STATE_VERSION:
+            raise ValueError(f"container state version {doc.get('v')!r} is not {STATE_VERSION}")
+        return cls(container_no=doc["container"], links=dict(doc["links"]),
+                   pending=dict(doc["pending"]), decided=list(doc["decided"]),
+                   raised={k: list(v) for k, v in doc["raised"].items()})
+
+
+def resolve(links: Mapping[str, int], event_time: int, skew: int) -> str | None:
+    """The shipment a container belonged to at ``event_time``.
+
+    The latest link no later than the event (plus the feed skew); failing
+    that, the earliest later one: goods declared after they left are still
+    that shipment's.
+    """
+    before = [(t, doc) for doc, t in links.items() if t <= event_time + skew]
+    if before:
+        return max(before)[1]
+    after = [(t, doc) for doc, t in links.items()]
+    return min(after)[1] if after else None
+
+
+def process(state: ContainerState | None, key: str, events: Sequence[RoutedEvent],
+            context: Context) -> tuple[ContainerState, Outcome]:
+    """Apply links and container-only gate events; hand resolved gate events on."""
+    state = state if state is not None else ContainerState(container_no=key)
+    outcome = Outcome()
+    rules = context.rules
+    skew = exit_without_clearance.skew_ms(rules)
+    for kind, event in by_event_time(events):
+        if kind == "link":
+            doc = event["transport_doc_no"]
+            state.links[doc] = max(state.links.get(doc, event["event_time"]), event["event_time"])
+            if len(state.links) > LINK_MEMORY:
+                del state.links[min(state.links, key=state.links.__getitem__)]
+        elif kind == "gate":
+            event_id = event["event_id"]
+            if event_id in state.decided or event_id in state.pending:
+                continue
+            state.pending[event_id] = dict(event)
+            if resolve(state.links, event["event_time"], skew) is None:
+                # Unresolved for now: report a broken seal at once, on the container.
+                finding = seal_broken.evaluate(event, rules, "CONTAINER", key)
+                if finding is not None:
+                    outcome.findings.append(finding)
+
+    for event_id, event in sorted(state.pending.items()):
+        doc = resolve(state.links, event["event_time"], skew)
+        if doc is not None:
+            outcome.forwards.append(Forward(SHIPMENTS, doc, "gate",
+                                            {**event, "transport_doc_no": doc}))
+        else:
+            due = event["event_time"] + skew
+            if context.watermark is None or context.watermark < due:
+                outcome.wake_at(due)
+                continue
+            if event["direction"] == "OUT":
+                finding = exit_without_clearance.evaluate_unknown_container_exit(gate_exit(event), rules)
+                if finding is not None:
+                    outcome.findings.append(finding)
+        del state.pending[event_id]
+        remember(state.decided, event_id)
+    return state, outcome
+
+
+def is_empty(state: ContainerState) -> bool:
+    """True when the container has nothing worth storing."""
+    return not state.links and not state.pending and not state.raised

@@ -1,0 +1,148 @@
+"""The importer subject (key: ``importer_id``): recent e-commerce and express consignments.
+
+Rule: SPLIT_SHIPMENT. A consignment is judged once stream time has passed
+its event time, when every earlier consignment from any input partition is
+known; clusters are therefore the same at any replay speed.
+
+Serialized form (version 1): ``{"v": 1, "importer": str, "parcels":
+{declaration_id: ParcelFacts}, "clusters": {anchor declaration_id: [member
+declaration_id]}, "raised": {alert_id: [version, digest]}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.rules import split_shipment
+from agents.rules.findings import alert_id
+from agents.rules.split_shipment import Parcel
+from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class ParcelFacts:
+    """The newest version of one e-commerce/express declaration to the importer."""
+
+    declaration_id: str
+    event_id: str
+    event_time: int
+    channel: str
+    procedure: str
+    value_usd: float
+    office_code: str
+    transport_doc_no: str
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class ImporterState:
+    """Recent consignments and the clusters already alerted for one importer."""
+
+    importer_id: str
+    parcels: dict[str, ParcelFacts] = field(default_factory=dict)
+    clusters: dict[str, list[str]] = field(default_factory=dict)
+    raised: dict[str, list[Any]] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The versioned serialized form."""
+        return {
+            "v": STATE_VERSION,
+            "importer": self.importer_id,
+            "parcels": {k: {n: getattr(v, n) for n in ParcelFacts.__slots__}
+                        for k, v in self.parcels.items()},
+            "clusters": self.clusters,
+            "raised": self.raised,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> ImporterState:
+        """Rebuild from ``to_doc`` output."""
+        if doc.get("v") != STATE_VERSION:
+            raise ValueError(f"importer state version {doc.get('v')!r} is not {STATE_VERSION}")
+        return cls(
+            importer_id=doc["importer"],
+            parcels={k: ParcelFacts(**v) for k, v in doc["parcels"].items()},
+            clusters={k: list(v) for k, v in doc["clusters"].items()},
+            raised={k: list(v) for k, v in doc["raised"].items()},
+        )
+
+
+def is_split_candidate(event: Mapping[str, Any]) -> bool:
+    """Whether the router should send this declaration to its importer at all."""
+    return event["channel"] in split_shipment.SPLIT_CHANNELS and event["procedure"] == "IMPORT"
+
+
+def apply_declaration(facts: ParcelFacts | None, event: Mapping[str, Any]) -> ParcelFacts:
+    """Merge a declaration event: newest figures win, cancellation is final."""
+    cancelled = event["action"] == "CANCELLED" or (facts is not None and facts.cancelled)
+    if facts is not None and (
+        event["action"] == "CANCELLED"
+        or not newer(event["event_time"], event["event_id"], facts.event_time, facts.event_id)
+    ):
+        facts.cancelled = cancelled
+        return facts
+    return ParcelFacts(
+        declaration_id=event["declaration_id"],
+        event_id=event["event_id"],
+        event_time=event["event_time"],
+        channel=event["channel"],
+        procedure=event["procedure"],
+        value_usd=float(event["total_value_usd"]),
+        office_code=event["office_code"],
+        transport_doc_no=event["transport_doc_no"],
+        cancelled=cancelled,
+    )
+
+
+def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent],
+            context: Context) -> tuple[ImporterState, Outcome]:
+    """Apply declarations and look for split clusters among the settled ones."""
+    state = state if state is not None else ImporterState(importer_id=key)
+    outcome = Outcome()
+    for kind, event in by_event_time(events):
+        if kind == "decl":
+            decl_id = event["declaration_id"]
+            state.parcels[decl_id] = apply_declaration(state.parcels.get(decl_id), event)
+
+    rules = context.rules
+    watermark = context.watermark
+    settled: list[Parcel] = []
+    for p in state.parcels.values():
+        if watermark is None or p.event_time > watermark:
+            outcome.wake_at(p.event_time)
+        elif not p.cancelled and split_shipment.qualifies(p.channel, p.procedure, p.value_usd, rules):
+            settled.append(Parcel(p.declaration_id, p.event_id, p.event_time, p.value_usd,
+                                  p.office_code, p.transport_doc_no))
+
+    for cluster in split_shipment.find_clusters(settled, rules):
+        members = [p.declaration_id for p in cluster.parcels]
+        anchor = next((a for a, known in state.clusters.items() if set(known) & set(members)),
+                      cluster.anchor.declaration_id)
+        state.clusters[anchor] = sorted(set(state.clusters.get(anchor, ())) | set(members))
+        finding = split_shipment.finding_for(key, cluster, anchor, rules)
+        if finding is not None:
+            outcome.findings.append(finding)
+
+    if watermark is not None:
+        forget_old(state, watermark - 2 * split_shipment.window_ms(rules))
+    return state, outcome
+
+
+def forget_old(state: ImporterState, horizon: int) -> None:
+    """Drop consignments and clusters that can no longer join any window."""
+    for decl_id in [d for d, p in state.parcels.items() if p.event_time < horizon]:
+        del state.parcels[decl_id]
+    for anchor in [a for a, members in state.clusters.items()
+                   if not any(m in state.parcels for m in members)]:
+        del state.clusters[anchor]
+        state.raised.pop(alert_id(split_shipment.RULE_ID,
+                                    split_shipment.identity(state.importer_id, anchor)), None)
+
+
+def is_empty(state: ImporterState) -> bool:
+    """True when the importer has nothing left worth storing."""
+    return not state.parcels and not state.clusters

@@ -1,0 +1,65 @@
+"""Where each input event goes: which subjects (shipment, importer, container) must see it.
+
+One repartition per key kind: the router sends every event once to each
+subject kind that needs it, trimmed to the fields that kind uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agents.subjects.importer import is_split_candidate
+
+SHIPMENTS = "shipments"
+CONTAINERS = "containers"
+IMPORTERS = "importers"
+SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One delivery of an input event to a subject."""
+
+    subject_kind: str
+    key: str
+    kind: str
+    fields: Mapping[str, Any]
+
+
+def _links(event: Mapping[str, Any]) -> list[Route]:
+    doc = event["transport_doc_no"]
+    return [
+        Route(CONTAINERS, container, "link", {
+            "container_no": container,
+            "transport_doc_no": doc,
+            "event_time": event["event_time"],
+            "event_id": event["event_id"],
+        })
+        for container in dict.fromkeys(event.get("container_nos") or ())
+    ]
+
+
+def routes_for(feed: str, event: Mapping[str, Any]) -> list[Route]:
+    """The subjects an event of ``feed`` (declaration, manifest, gate_event) goes to.
+
+    A gate event naming neither a transport document nor a container goes
+    nowhere: only its own checks (a broken seal) apply, in the router.
+    """
+    if feed == "declaration":
+        # Items matter to no subject agent here; leaving them behind keeps batches small.
+        slim = {k: v for k, v in event.items() if k != "items"}
+        routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim)]
+        if is_split_candidate(event):
+            routes.append(Route(IMPORTERS, event["importer_id"], "decl", slim))
+        return routes + _links(event)
+    if feed == "manifest":
+        return [Route(SHIPMENTS, event["transport_doc_no"], "manifest", event), *_links(event)]
+    if feed == "gate_event":
+        if event.get("transport_doc_no"):
+            return [Route(SHIPMENTS, event["transport_doc_no"], "gate", event)]
+        if event.get("container_no"):
+            return [Route(CONTAINERS, event["container_no"], "gate", event)]
+        return []
+    raise ValueError(f"unknown feed {feed!r}")

@@ -1,0 +1,261 @@
+"""The shipment subject (key: ``transport_doc_no``): its state and how a batch changes it.
+
+State holds the newest version of each declaration on the transport
+document, the newest manifest, and the OUT gate events waiting for their
+exit decision. Rules: MANIFEST_MISMATCH, EXIT_WITHOUT_CLEARANCE, SEAL_BROKEN.
+
+Serialized form (version 1), a JSON object: ``{"v": 1, "doc": str,
+"declarations": {id: DeclarationFacts}, "manifest": ManifestFacts | null,
+"pending_exits": {event_id: GateExit}, "decided": [event_id],
+"raised": {alert_id: [version, digest]}}`` with each record as an object of
+its dataclass fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.rules import exit_without_clearance, manifest_mismatch, seal_broken
+from agents.rules.exit_without_clearance import Clearance, GateExit
+from agents.rules.manifest_mismatch import DeclaredFigures, ManifestFigures
+from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer, remember
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class DeclarationFacts:
+    """The newest known version of one declaration, plus its clearance history."""
+
+    declaration_id: str
+    event_id: str
+    event_time: int
+    action: str
+    procedure: str
+    office_code: str
+    declarant_id: str
+    importer_id: str
+    gross_weight_kg: float
+    package_count: int
+    total_value_usd: float
+    container_nos: list[str]
+    cleared_at: int | None = None
+    cancelled_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """Not cancelled."""
+        return self.cancelled_at is None
+
+
+@dataclass(slots=True)
+class ManifestFacts:
+    """The newest manifest line for the transport document."""
+
+    manifest_id: str
+    event_id: str
+    event_time: int
+    office_code: str
+    gross_weight_kg: float
+    package_count: int
+
+
+@dataclass(slots=True)
+class ShipmentState:
+    """Everything cargoguard remembers about one transport document."""
+
+    transport_doc_no: str
+    declarations: dict[str, DeclarationFacts] = field(default_factory=dict)
+    manifest: ManifestFacts | None = None
+    pending_exits: dict[str, GateExit] = field(default_factory=dict)
+    decided: list[str] = field(default_factory=list)
+    raised: dict[str, list[Any]] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """The versioned serialized form (see the module docstring)."""
+        return {
+            "v": STATE_VERSION,
+            "doc": self.transport_doc_no,
+            "declarations": {k: _fields(v) for k, v in self.declarations.items()},
+            "manifest": _fields(self.manifest) if self.manifest else None,
+            "pending_exits": {k: _fields(v) for k, v in self.pending_exits.items()},
+            "decided": self.decided,
+            "raised": self.raised,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> ShipmentState:
+        """Rebuild from ``to_doc`` output."""
+        if doc.get("v") != STATE_VERSION:
+            raise ValueError(f"shipment state version {doc.get('v')!r} is not {STATE_VERSION}")
+        manifest = doc.get("manifest")
+        return cls(
+            transport_doc_no=doc["doc"],
+            declarations={k: DeclarationFacts(**v) for k, v in doc["declarations"].items()},
+            manifest=ManifestFacts(**manifest) if manifest else None,
+            pending_exits={k: GateExit(**v) for k, v in doc["pending_exits"].items()},
+            decided=list(doc["decided"]),
+            raised={k: list(v) for k, v in doc["raised"].items()},
+        )
+
+
+def _fields(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def apply_declaration(facts: DeclarationFacts | None, event: Mapping[str, Any]) -> DeclarationFacts:
+    """Merge a declaration event: the newest version wins, clearance history accumulates."""
+    action = event["action"]
+    time = event["event_time"]
+    is_newer = facts is None or newer(time, event["event_id"], facts.event_time, facts.event_id)
+    # A CANCELLED event may repeat stale figures; it changes status, not figures.
+    if facts is None or (is_newer and action != "CANCELLED"):
+        updated = DeclarationFacts(
+            declaration_id=event["declaration_id"],
+            event_id=event["event_id"],
+            event_time=time,
+            action=action,
+            procedure=event["procedure"],
+            office_code=event["office_code"],
+            declarant_id=event["declarant_id"],
+            importer_id=event["importer_id"],
+            gross_weight_kg=float(event["gross_weight_kg"]),
+            package_count=int(event["package_count"]),
+            total_value_usd=float(event["total_value_usd"]),
+            container_nos=list(event.get("container_nos") or ()),
+            cleared_at=facts.cleared_at if facts else None,
+            cancelled_at=facts.cancelled_at if facts else None,
+        )
+    else:
+        updated = facts
+        if is_newer:
+            updated.event_id, updated.event_time, updated.action = event["event_id"], time, action
+    if action == "CLEARED" and (updated.cleared_at is None or time < updated.cleared_at):
+        updated.cleared_at = time
+    if action == "CANCELLED" and (updated.cancelled_at is None or time < updated.cancelled_at):
+        updated.cancelled_at = time
+    return updated
+
+
+def apply_manifest(facts: ManifestFacts | None, event: Mapping[str, Any]) -> ManifestFacts:
+    """Merge a manifest event: the newest version wins."""
+    if facts is not None and not newer(event["event_time"], event["event_id"],
+                                       facts.event_time, facts.event_id):
+        return facts
+    return ManifestFacts(
+        manifest_id=event["manifest_id"],
+        event_id=event["event_id"],
+        event_time=event["event_time"],
+        office_code=event["office_code"],
+        gross_weight_kg=float(event["gross_weight_kg"]),
+        package_count=int(event["package_count"]),
+    )
+
+
+def gate_exit(event: Mapping[str, Any]) -> GateExit:
+    """The exit-decision record of an OUT gate event."""
+    return GateExit(
+        event_id=event["event_id"],
+        event_time=event["event_time"],
+        office_code=event["office_code"],
+        gate_id=event["gate_id"],
+        vehicle_plate=event["vehicle_plate"],
+        container_no=event.get("container_no"),
+        transport_doc_no=event.get("transport_doc_no"),
+    )
+
+
+def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent],
+            context: Context) -> tuple[ShipmentState, Outcome]:
+    """Apply a batch of routed events to a shipment and run its rules.
+
+    Called with no events when a timer is due. The result does not depend on
+    the order of ``events``.
+    """
+    state = state if state is not None else ShipmentState(transport_doc_no=key)
+    outcome = Outcome()
+    rules = context.rules
+    figures_changed = False
+    for kind, event in by_event_time(events):
+        if kind == "decl":
+            decl_id = event["declaration_id"]
+            state.declarations[decl_id] = apply_declaration(state.declarations.get(decl_id), event)
+            figures_changed = True
+        elif kind == "manifest":
+            state.manifest = apply_manifest(state.manifest, event)
+            figures_changed = True
+        elif kind == "gate":
+            event_id = event["event_id"]
+            if event_id in state.decided or event_id in state.pending_exits:
+                continue  # a redelivered gate event changes nothing
+            finding = seal_broken.evaluate(event, rules, "SHIPMENT", key,
+                                           sorted(state.declarations))
+            if finding is not None:
+                outcome.findings.append(finding)
+            if event["direction"] == "OUT" and rules.enabled(exit_without_clearance.RULE_ID):
+                state.pending_exits[event_id] = gate_exit(event)
+            else:
+                remember(state.decided, event_id)
+
+    if figures_changed:
+        finding = manifest_mismatch.evaluate(key, declared_figures(state), manifest_figures(state), rules)
+        if finding is not None:
+            outcome.findings.append(finding)
+
+    decide_due_exits(state, context, outcome)
+    return state, outcome
+
+
+def declared_figures(state: ShipmentState) -> list[DeclaredFigures]:
+    """The active declarations' figures, for the manifest comparison."""
+    return [
+        DeclaredFigures(
+            declaration_id=d.declaration_id,
+            event_id=d.event_id,
+            event_time=d.event_time,
+            office_code=d.office_code,
+            gross_weight_kg=d.gross_weight_kg,
+            package_count=d.package_count,
+            container_nos=tuple(d.container_nos),
+        )
+        for d in state.declarations.values()
+        if d.active
+    ]
+
+
+def manifest_figures(state: ShipmentState) -> ManifestFigures | None:
+    """The manifest's figures, for the manifest comparison."""
+    m = state.manifest
+    if m is None:
+        return None
+    return ManifestFigures(m.manifest_id, m.event_id, m.event_time, m.office_code,
+                           m.gross_weight_kg, m.package_count)
+
+
+def decide_due_exits(state: ShipmentState, context: Context, outcome: Outcome) -> None:
+    """Decide every pending exit whose decision time stream time has reached."""
+    if not state.pending_exits:
+        return
+    rules = context.rules
+    clearances = [Clearance(d.declaration_id, d.cleared_at, d.cancelled_at)
+                  for d in state.declarations.values()]
+    containers = sorted({c for d in state.declarations.values() for c in d.container_nos})
+    for event_id, pending in sorted(state.pending_exits.items()):
+        due = exit_without_clearance.decision_time(pending, rules)
+        if context.watermark is None or context.watermark < due:
+            outcome.wake_at(due)
+            continue
+        finding = exit_without_clearance.evaluate_shipment_exit(
+            pending, state.transport_doc_no, clearances, containers, rules
+        )
+        if finding is not None:
+            outcome.findings.append(finding)
+        del state.pending_exits[event_id]
+        remember(state.decided, event_id)
+
+
+def is_empty(state: ShipmentState) -> bool:
+    """True when nothing is worth storing (e.g. only a clean gate passage was seen)."""
+    return not (state.declarations or state.manifest or state.pending_exits or state.raised)

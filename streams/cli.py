@@ -1,0 +1,217 @@
+"""The ``cargoguard`` command line: commands only, each calling the module that does the work.
+
+Heavy modules (Faust, the broker) are imported inside the commands that
+need them, so ``cargoguard --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from agents.rules.config import RuleConfigError
+from streams.errors import CargoguardError
+from streams.settings import Settings, load_settings
+
+SEVERITY_CHOICE = click.Choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"], case_sensitive=False)
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    """The settings of this invocation: environment, settings file, then options."""
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CARGOGUARD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(f"bad settings: {problems}") from exc
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def configure_logging(level: str) -> None:
+    """Log lines carry time, level and logger; never payloads."""
+    logging.basicConfig(
+        level=getattr(logging, {"warn": "WARNING"}.get(level, level.upper())),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """cargoguard: real-time customs cargo control on Kafka.
+
+    Configuration comes from CARGOGUARD_* environment variables and an optional
+    settings file (CARGOGUARD_SETTINGS_FILE, default ./cargoguard.env).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Also feed simulated traffic with planted smuggling patterns.")
+@click.option("--rate", type=float, default=20.0, show_default=True, help="Demo events per second.")
+@click.pass_context
+def up(ctx: click.Context, demo: bool, rate: float) -> None:
+    """Run everything on this machine: embedded broker, topics, a worker; follow alerts."""
+    from streams.supervisor import run_up
+
+    settings = settings_from(ctx)
+    configure_logging("warn")
+    run_up(settings, demo=demo, demo_rate=rate, console=Console())
+
+
+@cli.command()
+@click.pass_context
+def broker(ctx: click.Context) -> None:
+    """Run only the embedded Kafka-compatible broker on CARGOGUARD_BROKER (default 127.0.0.1:9092)."""
+    from streams.broker import EmbeddedBroker
+
+    settings = settings_from(ctx)
+    console = Console(stderr=True)
+    with EmbeddedBroker(settings.broker, settings.tansu_bin) as embedded:
+        console.print(f"broker listening on {embedded.address} (Tansu, in memory); Ctrl-C stops it")
+        try:
+            embedded.wait()
+        except KeyboardInterrupt:
+            console.print("stopping broker")
+
+
+@cli.command()
+@click.option("--web-port", type=int, help="Override CARGOGUARD_WEB_PORT.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Override CARGOGUARD_DATA_DIR.")
+@click.option("--no-create-topics", is_flag=True, help="Do not create missing topics at start.")
+@click.pass_context
+def worker(ctx: click.Context, web_port: int | None, data_dir: Path | None, no_create_topics: bool) -> None:
+    """Run one Faust worker against CARGOGUARD_BROKER (run several to scale out)."""
+    from streams.worker import run_worker
+
+    settings = settings_from(ctx, web_port=web_port, data_dir=data_dir)
+    configure_logging(settings.log_level)
+    run_worker(settings, ensure_topics=not no_create_topics)
+
+
+@cli.group()
+def topics() -> None:
+    """Manage cargoguard's topics on any Kafka cluster."""
+
+
+@topics.command("create")
+@click.pass_context
+def topics_create(ctx: click.Context) -> None:
+    """Create every topic that does not exist yet, with CARGOGUARD_PARTITIONS partitions."""
+    from streams.topics import create_topics, wait_for_broker
+
+    settings = settings_from(ctx)
+    wait_for_broker(settings)
+    for topic, status in sorted(create_topics(settings).items()):
+        click.echo(f"{status:8} {topic}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rate", type=float, help="At most this many events per second.")
+@click.option("--speedup", type=float, help="Keep event-time gaps, divided by this factor.")
+@click.option("--skip-invalid", is_flag=True, help="Report bad lines and go on instead of stopping.")
+@click.pass_context
+def replay(ctx: click.Context, files: tuple[Path, ...], rate: float | None, speedup: float | None,
+           skip_invalid: bool) -> None:
+    """Publish events from JSON Lines FILES in file order, with a progress bar."""
+    from streams.publish import EventPublisher
+    from streams.replay import replay as run_replay
+
+    settings = settings_from(ctx)
+    with EventPublisher(settings) as publisher:
+        summary = run_replay(list(files), publisher, rate=rate, speedup=speedup,
+                             skip_invalid=skip_invalid)
+    for problem in summary.skipped:
+        click.echo(f"skipped {problem}", err=True)
+    click.echo(f"published {summary.published} events in {summary.seconds:.1f} s"
+               + (f", skipped {len(summary.skipped)} bad lines" if summary.skipped else ""))
+
+
+@cli.command()
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same traffic.")
+@click.option("--rate", type=float, default=20.0, show_default=True, help="Events per second.")
+@click.option("--duration", type=float, help="Seconds of traffic (default: until Ctrl-C, or 1 h with --out).")
+@click.option("--out", type=click.Path(path_type=Path), help="Write JSON Lines here instead of publishing.")
+@click.pass_context
+def simulate(ctx: click.Context, seed: int, rate: float, duration: float | None, out: Path | None) -> None:
+    """Generate labelled synthetic traffic with planted smuggling patterns."""
+    from streams.simulate import run_simulate
+
+    settings = settings_from(ctx)
+    run_simulate(settings, seed=seed, rate=rate, duration_s=duration, out=out)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest alert, not the next one.")
+@click.option("--office", help="Only alerts of this office code.")
+@click.option("--severity", type=SEVERITY_CHOICE, help="Only alerts at least this severe.")
+@click.option("--timeout", type=float, help="Stop after this many seconds without a new alert.")
+@click.pass_context
+def alerts(ctx: click.Context, as_json: bool, from_beginning: bool, office: str | None,
+           severity: str | None, timeout: float | None) -> None:
+    """Follow the alerts topic: a live table, or JSON lines."""
+    from streams.alert_feed import AlertFilter, follow_alerts
+    from streams.alert_view import print_json_lines, show_live_table
+
+    settings = settings_from(ctx)
+    alert_filter = AlertFilter(office=office, min_severity=severity.upper() if severity else None)
+    feed = follow_alerts(settings, from_beginning=from_beginning, timeout_s=timeout)
+    try:
+        if as_json:
+            print_json_lines(feed, alert_filter)
+        else:
+            show_live_table(feed, alert_filter, Console())
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.option("--events", type=int, default=200_000, show_default=True, help="Events in the workload.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def bench(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
+    """Benchmark the full pipeline on the embedded broker: events/s, latency, memory."""
+    from streams.bench import run_bench
+
+    settings = settings_from(ctx)
+    run_bench(settings, events=events, seed=seed, as_json=as_json)
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    # SIGTERM unwinds like Ctrl-C, so context managers stop child processes.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Entry point: run the CLI; a user's mistake is one line, a traceback only with --debug."""
+    debug = "--debug" in sys.argv[1:]
+    if sys.argv[1:2] != ["worker"]:  # Faust's worker handles its own signals
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (CargoguardError, RuleConfigError) as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

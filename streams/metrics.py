@@ -1,0 +1,51 @@
+"""Prometheus metrics of a worker, served at ``/metrics`` on its web port.
+
+Names follow the Prometheus guide; labels are low-cardinality (feed, rule,
+severity, subject kind), never declaration or importer ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """Every metric a worker exports, in its own registry (tests may build several)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "cargoguard_events_total", "Input events decoded and routed.", ["feed"], registry=r)
+        self.dead_letters = Counter(
+            "cargoguard_dead_letters_total",
+            "Input events sent to the dead-letter topic.", ["feed", "kind"], registry=r)
+        self.alerts = Counter(
+            "cargoguard_alerts_total",
+            "Alerts raised (version 1 of an alert id).", ["rule_id", "severity"], registry=r)
+        self.alert_updates = Counter(
+            "cargoguard_alert_updates_total",
+            "Alerts re-sent because their finding grew.", ["rule_id"], registry=r)
+        self.routing_batch = Histogram(
+            "cargoguard_routing_batch_events", "Input events per routing step.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=r)
+        self.step_seconds = Histogram(
+            "cargoguard_step_seconds", "Time to process one batch, by stage.", ["stage"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.stream_time_lag = Gauge(
+            "cargoguard_stream_time_lag_seconds",
+            "Wall clock minus stream time, per subject kind (max over partitions).",
+            ["subject_kind"], registry=r)
+        self.pending_timers = Gauge(
+            "cargoguard_pending_timers", "Subjects waiting for stream time.",
+            ["subject_kind"], registry=r)
+        self.processing_errors = Counter(
+            "cargoguard_processing_errors_total",
+            "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],
+            registry=r)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,124 @@
+"""What every agent of one worker shares: settings, codec, topics, rules, metrics, sinks.
+
+Built once by ``streams.app.create_app`` and handed to each agent's
+``register``; agents never build their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from agents.rules.config import RuleBook
+from agents.rules.findings import Finding
+from streams.alerts import alert_record, score
+from streams.codec import Codec
+from streams.deadletter import dead_letter_record
+from streams.errors import PoisonEvent
+from streams.metrics import Metrics
+from streams.routing import encode_batch
+from streams.settings import Settings
+from streams.stream_time import wall_ms
+from streams.topics import INTERNAL_TOPICS, TopicNames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RuleHolder:
+    """The rule book in force; replaced whole when a change arrives."""
+
+    current: RuleBook
+    defaults: RuleBook
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The shared parts of one worker."""
+
+    app: faust.App
+    settings: Settings
+    names: TopicNames
+    codec: Codec
+    metrics: Metrics
+    rules: RuleHolder
+    alerts_topic: faust.types.TopicT
+    dead_letter_topic: faust.types.TopicT
+    internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
+    assigned_once: bool = False
+
+    @classmethod
+    def build(cls, app: faust.App, settings: Settings, codec: Codec, rules: RuleHolder) -> Runtime:
+        """Declare the shared topics on ``app`` and return the runtime."""
+        names = TopicNames(settings)
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        runtime = cls(
+            app=app,
+            settings=settings,
+            names=names,
+            codec=codec,
+            metrics=Metrics(),
+            rules=rules,
+            alerts_topic=app.topic(names.public("alerts"), **raw),
+            dead_letter_topic=app.topic(names.public("dead_letter"), **raw),
+        )
+        for kind in INTERNAL_TOPICS:
+            runtime.internal_topics[kind] = app.topic(
+                names.internal(kind), partitions=settings.partitions, internal=True,
+                replicas=settings.replication_factor, **raw,
+            )
+        return runtime
+
+    def is_ready(self) -> bool:
+        """True once the worker has its partitions and has restored its tables."""
+        app = self.app
+        return (
+            self.assigned_once
+            and not app.rebalancing
+            and not app.in_recovery
+            and app.tables.recovery.completed.is_set()
+        )
+
+    async def send_alerts(self, to_send: Iterable[tuple[Finding, int]]) -> list[Awaitable[Any]]:
+        """Encode and send alerts; return their delivery futures."""
+        rules = self.rules.current
+        topic_name = self.names.public("alerts")
+        detected_at = wall_ms()
+        futures: list[Awaitable[Any]] = []
+        for finding, version in to_send:
+            record = alert_record(finding, version, score(finding, rules), detected_at)
+            value = self.codec.encode("alert", record, topic=topic_name)
+            futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
+            if version == 1:
+                self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
+            else:
+                self.metrics.alert_updates.labels(finding.rule_id).inc()
+        return futures
+
+    async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent) -> Awaitable[Any]:
+        """Send a poison input event to the dead-letter topic, bytes untouched."""
+        record = dead_letter_record(message.topic, message.partition, message.offset,
+                                    message.key, message.value, error, wall_ms())
+        value = self.codec.encode("dead_letter", record, topic=self.names.public("dead_letter"))
+        self.metrics.dead_letters.labels(feed, error.kind).inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
+                    message.offset, error.reason)
+        return await self.dead_letter_topic.send(key=message.key, value=value)
+
+    async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
+                           progress: dict[str, Any] | None) -> None:
+        """Send one routed batch to each partition of an internal topic."""
+        topic = self.internal_topics[kind]
+        for partition, events in by_partition.items():
+            await topic.send(value=encode_batch(events, progress), partition=partition)
+
+
+async def settle(futures: list[Awaitable[Any]]) -> None:
+    """Wait until every send has been acknowledged by the broker."""
+    if futures:
+        await asyncio.gather(*futures)

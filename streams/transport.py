@@ -1,0 +1,118 @@
+"""Faust's aiokafka transport with two flow-control fixes that decide its throughput.
+
+Profiled with py-spy on the embedded broker (a Faust agent that only
+iterates, 200k events): 10k events/s, 40 % of the main thread idle.
+
+1. When every partition's stream buffer is under pressure, Faust's fetcher
+   sleeps a fixed second before asking again, while the agent empties the
+   buffer in milliseconds and then waits. Here the fetcher wakes as soon as
+   any buffer drains (or after that second, at the latest).
+2. Faust races each message's delivery against a rebalance with
+   ``wait_first``, creating four asyncio tasks per message. Here one race
+   covers a whole fetched batch. On a rebalance the rest of the batch is
+   abandoned exactly as before: Faust's ``getmany`` stops yielding once the
+   consumer generation changes or flow stops.
+
+Both keep Faust's semantics (offsets, acks, commits, rebalancing) unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+# Faust's fetcher yields to the event loop every this many messages.
+_YIELD_EVERY = 100
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer with batch-level delivery and prompt resume."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._buffer_drained = asyncio.Event()
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        """A stream buffer drained below its low mark: resume fetching at once."""
+        super().on_buffer_drop(tp)
+        self._buffer_drained.set()
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)  # type: ignore[arg-type]
+        try:
+            self.not_waiting_next_records.set()
+            active_partitions = (
+                None if self.app.client_only else self._get_active_partitions()
+            )
+            records: dict[Any, Any] = {}
+            if self.app.client_only or active_partitions:
+                records = await self._getmany(active_partitions=active_partitions, timeout=timeout)
+            else:
+                self._buffer_drained.clear()
+                try:
+                    await asyncio.wait_for(self._buffer_drained.wait(), timeout)
+                except asyncio.TimeoutError:
+                    pass
+            return records, active_partitions
+        finally:
+            self.not_waiting_next_records.set()
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust loop
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        sleep = asyncio.sleep
+
+        async def deliver(batch: Any) -> None:
+            since_yield = 0
+            async for tp, message in batch:
+                since_yield += 1
+                if since_yield > _YIELD_EVERY:
+                    await sleep(0)
+                    since_yield = 0
+                offset = message.offset
+                read_offset = get_read_offset(tp)
+                if read_offset is None or offset >= read_offset:
+                    gap = offset - (read_offset or 0)
+                    if gap > 1 and read_offset and self.app.topics.acks_enabled_for(message.topic):
+                        await self._add_gap(tp, read_offset + 1, offset)
+                    if self._commit_every is not None and self._n_acked >= self._commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    await callback(message)
+                    set_read_offset(tp, offset)
+
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                batch = getmany(timeout=1.0)
+                await sleep(0)
+                if not self.should_stop:
+                    await self.wait_first(deliver(batch), self.suspend_flow.wait())
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+class Transport(faust_aiokafka.Transport):
+    """The aiokafka transport using cargoguard's consumer."""
+
+    Consumer = Consumer

@@ -17,11 +17,21 @@ from streams.settings import Settings
 from streams.transport import Transport
 
 
+# Faust pauses every stream while more than 100 table changelog messages
+# wait to be sent; one routed batch updates hundreds of keys at once.
+PRODUCER_BUFFER_MAX_MESSAGES = 20_000
+
+
 class CargoguardApp(faust.App):
     """A Faust app whose consumer uses cargoguard's flow-control fixes."""
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
+
+    def _new_producer(self) -> Any:
+        producer = super()._new_producer()
+        producer.buffer.max_messages = PRODUCER_BUFFER_MAX_MESSAGES
+        return producer
 
 
 def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:

@@ -14,12 +14,23 @@ iterates, 200k events): 10k events/s, 40 % of the main thread idle.
    consumer generation changes or flow stops.
 
 Both keep Faust's semantics (offsets, acks, commits, rebalancing) unchanged.
+
+A third change works around the embedded broker: Tansu 0.6 answers a
+ListOffsets (latest) request with the base offset of the partition's last
+record batch plus one, not the offset after its last record. Faust's table
+recovery compares its persisted offsets with that figure and stops with a
+ConsistencyError, or would stop reading a changelog early. Fetch responses
+carry the right high watermark, so end offsets are confirmed with one fetch
+and the larger figure wins; against Apache Kafka both agree.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
+
+import aiokafka
 
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -27,6 +38,52 @@ from faust.types import TP
 
 # Faust's fetcher yields to the event loop every this many messages.
 _YIELD_EVERY = 100
+# Bounds on the fetch that confirms end offsets.
+_PROBE_FETCH_WAIT_MS = 50
+_PROBE_ATTEMPTS = 20
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """The consumer thread, with end offsets confirmed by a fetch."""
+
+    _probe: aiokafka.AIOKafkaConsumer | None = None
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        listed = dict(await super()._highwaters(partitions))
+        if not listed:
+            return listed
+        probe = await self._ensure_probe()
+        probe.assign(list(listed))
+        for tp, offset in listed.items():
+            probe.seek(tp, max(0, offset - 1))
+        for _ in range(_PROBE_ATTEMPTS):
+            if all(probe.highwater(tp) is not None for tp in listed):
+                break
+            await probe.getmany(timeout_ms=_PROBE_FETCH_WAIT_MS, max_records=1)
+        return {tp: max(offset, probe.highwater(tp) or 0) for tp, offset in listed.items()}
+
+    async def _ensure_probe(self) -> aiokafka.AIOKafkaConsumer:
+        if self._probe is None:
+            transport = self.transport
+            conf = self.app.conf
+            probe = aiokafka.AIOKafkaConsumer(
+                bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
+                group_id=None,
+                enable_auto_commit=False,
+                fetch_max_wait_ms=_PROBE_FETCH_WAIT_MS,
+                request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+                **faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+            )
+            await probe.start()
+            self._probe = probe
+        return self._probe
+
+    async def on_thread_stop(self) -> None:
+        """Stop the probe with the consumer, in the consumer's thread."""
+        await super().on_thread_stop()
+        if self._probe is not None:
+            await self._probe.stop()
+            self._probe = None
 
 
 class Consumer(faust_aiokafka.Consumer):
@@ -35,6 +92,9 @@ class Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._buffer_drained = asyncio.Event()
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def on_buffer_drop(self, tp: TP) -> None:
         """A stream buffer drained below its low mark: resume fetching at once."""

@@ -7,7 +7,8 @@ from faust.web import Request, Response, View
 
 from streams.runtime import Runtime
 
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# aiohttp takes the charset separately; the exposition format is ASCII.
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 def register(app: faust.App, runtime: Runtime) -> None:

@@ -1,0 +1,110 @@
+"""Builders of valid input events with sensible defaults, for tests.
+
+Times are epoch milliseconds. ``T0`` is 2026-01-05T00:00:00Z; ``MINUTE`` and
+``HOUR`` help write scenarios as offsets from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+T0 = 1_767_571_200_000
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+
+_ids = itertools.count(1)
+
+
+def next_id(prefix: str) -> str:
+    """A fresh id with a readable prefix."""
+    return f"{prefix}{next(_ids)}"
+
+
+def declaration(**fields: Any) -> dict[str, Any]:
+    """A valid STANDARD IMPORT declaration; override any field."""
+    record: dict[str, Any] = {
+        "event_id": next_id("ev-d"),
+        "event_time": T0,
+        "declaration_id": next_id("D"),
+        "action": "LODGED",
+        "procedure": "IMPORT",
+        "channel": "STANDARD",
+        "office_code": "VNSGN01",
+        "declarant_id": "DCL-1",
+        "importer_id": next_id("IMP"),
+        "transport_doc_no": next_id("BL"),
+        "container_nos": [],
+        "destination_office": None,
+        "transit_deadline": None,
+        "total_value_usd": 12_000.0,
+        "gross_weight_kg": 1_000.0,
+        "package_count": 10,
+        "items": [{
+            "hs_code": "85044090",
+            "description": "power adapters",
+            "origin_country": "CN",
+            "quantity": 500.0,
+            "unit": "pcs",
+            "net_weight_kg": 900.0,
+            "value_usd": 12_000.0,
+        }],
+    }
+    record.update(fields)
+    return record
+
+
+def parcel(importer_id: str, value_usd: float, event_time: int, **fields: Any) -> dict[str, Any]:
+    """A low-value e-commerce import declaration to ``importer_id``."""
+    defaults: dict[str, Any] = {
+        "importer_id": importer_id, "channel": "ECOMMERCE", "total_value_usd": value_usd,
+        "event_time": event_time, "gross_weight_kg": 0.5, "package_count": 1,
+        "declarant_id": "PLATFORM-1", "transport_doc_no": next_id("AWB"),
+        "items": [{"hs_code": "640399", "description": "shoes", "origin_country": "CN", "quantity": 1.0,
+                   "unit": "pair", "net_weight_kg": 0.4, "value_usd": value_usd}],
+    }
+    return declaration(**{**defaults, **fields})
+
+
+def manifest(transport_doc_no: str, **fields: Any) -> dict[str, Any]:
+    """A valid SEA manifest line for ``transport_doc_no``; override any field."""
+    record: dict[str, Any] = {
+        "event_id": next_id("ev-m"),
+        "event_time": T0,
+        "manifest_id": next_id("M"),
+        "office_code": "VNSGN01",
+        "mode": "SEA",
+        "carrier_id": "CARRIER-1",
+        "voyage_no": "V001",
+        "transport_doc_no": transport_doc_no,
+        "container_nos": [],
+        "consignee_id": "IMP-X",
+        "port_of_loading": "CNSHA",
+        "port_of_discharge": "VNSGN",
+        "goods_description": "power adapters",
+        "hs_code": "850440",
+        "package_count": 10,
+        "gross_weight_kg": 1_000.0,
+    }
+    record.update(fields)
+    return record
+
+
+def gate_event(direction: str = "IN", **fields: Any) -> dict[str, Any]:
+    """A valid gate event (intact seal, no weighbridge reading); override any field."""
+    record: dict[str, Any] = {
+        "event_id": next_id("ev-g"),
+        "event_time": T0,
+        "office_code": "VNSGN01",
+        "gate_id": "GATE-3",
+        "direction": direction,
+        "vehicle_plate": "51C-12345",
+        "container_no": None,
+        "transport_doc_no": None,
+        "seal_no": "SL-778",
+        "seal_intact": True,
+        "cargo_weight_kg": None,
+        "scan_result": "CLEAR",
+    }
+    record.update(fields)
+    return record

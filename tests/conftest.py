@@ -1,0 +1,205 @@
+"""Shared fixtures: one embedded broker per test session, one deployment per test.
+
+Each deployment gets its own topic prefix, app id (consumer group), data dir
+and web port, so end-to-end tests never see each other's topics or state.
+``CARGOGUARD_TEST_BROKER=host:port`` runs them against an existing cluster.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+import schemas
+from streams.broker import EmbeddedBroker, free_port
+from streams.publish import EventPublisher
+from streams.settings import Settings
+from streams.topics import TopicNames, create_topics
+
+REPO = Path(__file__).resolve().parent.parent
+WORKER_READY_TIMEOUT_S = 90.0
+
+
+@pytest.fixture(scope="session")
+def broker_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Kafka-compatible broker for the whole session."""
+    external = os.environ.get("CARGOGUARD_TEST_BROKER")
+    if external:
+        yield external
+        return
+    log = (tmp_path_factory.mktemp("broker") / "tansu.log").open("wb")
+    with EmbeddedBroker(f"127.0.0.1:{free_port()}", log=log) as broker:
+        yield broker.address
+    log.close()
+
+
+def read_avro(schema_name: str, value: bytes) -> dict[str, Any]:
+    """Decode a single-object-encoded value with fastavro alone (independent of streams.codec)."""
+    assert value[:2] == b"\xc3\x01", value[:10]
+    schema = fastavro.parse_schema(schemas.load(schema_name))
+    record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(value[10:]), schema, None)
+    return record
+
+
+class WorkerProcess:
+    """A ``cargoguard worker`` child process."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        env = {**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "streams", "worker"], cwd=REPO, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    @property
+    def url(self) -> str:
+        """The worker's web base URL."""
+        return f"http://{self.settings.web_host}:{self.settings.web_port}"
+
+    def wait_ready(self, timeout_s: float = WORKER_READY_TIMEOUT_S) -> None:
+        """Block until ``/ready`` answers 200."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready within {timeout_s} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        """The end of the worker's log."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no clean shutdown."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+
+class Deployment:
+    """One isolated cargoguard deployment on the session broker."""
+
+    def __init__(self, broker: str, tmp_path: Path, **overrides: Any) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.settings = Settings(**{
+            "broker": broker,
+            "topic_prefix": f"t{tag}.",
+            "app_id": f"cg-{tag}",
+            "data_dir": tmp_path / "data",
+            "web_port": free_port(),
+            "idle_partition_after_s": 1.0,
+            "progress_interval_s": 0.5,
+            "log_level": "info",
+            **overrides,
+        })
+        self.tmp_path = tmp_path
+        self.names = TopicNames(self.settings)
+        self.workers: list[WorkerProcess] = []
+        create_topics(self.settings)
+        self.publisher = EventPublisher(self.settings)
+
+    def start_worker(self, wait: bool = True, **overrides: Any) -> WorkerProcess:
+        """Start a worker (overrides e.g. a second worker's port and data dir)."""
+        settings = self.settings.model_copy(update=overrides)
+        worker = WorkerProcess(settings, self.tmp_path / f"worker-{len(self.workers)}.log")
+        self.workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish (kind, record) pairs in order and wait for delivery."""
+        for kind, record in events:
+            self.publisher.publish(kind, record)
+        self.publisher.flush()
+
+    def read_topic(self, key: str, schema_name: str, until: Callable[[list[dict[str, Any]]], bool],
+                   timeout_s: float = 60.0, settle_s: float = 0.0) -> list[dict[str, Any]]:
+        """Read a public topic from the start with a plain consumer until ``until(records)``.
+
+        After the condition holds, keep reading ``settle_s`` more seconds so
+        that unexpected extra records show up too.
+        """
+        topic = self.names.public(key)
+        consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-reader",
+                             "enable.auto.commit": False})
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        records: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout_s
+        settled_at: float | None = None
+        try:
+            while time.monotonic() < deadline:
+                message = consumer.poll(0.2)
+                if message is not None and message.error() is None:
+                    records.append(read_avro(schema_name, message.value()))
+                if settled_at is None and until(records):
+                    settled_at = time.monotonic()
+                if settled_at is not None and time.monotonic() - settled_at >= settle_s:
+                    return records
+        finally:
+            consumer.close()
+        return records
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture
+def deployment(broker_address: str, tmp_path: Path,
+               request: pytest.FixtureRequest) -> Iterator[Callable[..., Deployment]]:
+    """Factory of isolated deployments; workers are stopped after the test (logs kept on failure)."""
+    made: list[Deployment] = []
+
+    def make(**overrides: Any) -> Deployment:
+        made.append(Deployment(broker_address, tmp_path, **overrides))
+        return made[-1]
+
+    yield make
+    for deployed in made:
+        deployed.close()
+
+
+def newest_versions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The highest version of each alert id, as a downstream consumer keeps them."""
+    newest: dict[str, dict[str, Any]] = {}
+    for alert in alerts:
+        known = newest.get(alert["alert_id"])
+        if known is None or alert["version"] >= known["version"]:
+            newest[alert["alert_id"]] = alert
+    return newest

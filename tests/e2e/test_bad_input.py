@@ -1,0 +1,63 @@
+"""Poison input lands in the dead-letter topic with its bytes and a reason; the worker goes on."""
+
+import io
+
+import fastavro
+import pytest
+
+import schemas
+from streams.codec import Codec
+from tests.builders import declaration, gate_event, manifest, next_id
+from tests.conftest import newest_versions
+
+pytestmark = pytest.mark.e2e
+
+
+def test_each_kind_of_bad_input_is_dead_lettered_and_processing_continues(deployment):
+    deployed = deployment()
+    deployed.start_worker()
+    codec = Codec()
+    topic = deployed.names.public("declarations")
+
+    without_importer = schemas.load("declaration") | {
+        "fields": [f for f in schemas.load("declaration")["fields"] if f["name"] != "importer_id"]}
+    body = io.BytesIO()
+    record = declaration(declaration_id="D-MISSING")
+    del record["importer_id"]
+    fastavro.schemaless_writer(body, fastavro.parse_schema(without_importer), record)
+    missing_field = codec.encode("declaration", declaration())[:10] + body.getvalue()
+
+    bad = {
+        b"garbage": b'{"declaration_id": "D1", "note": "JSON, not Avro"}',
+        b"wrong-schema": codec.encode("manifest", manifest("BL-X")),
+        b"missing-field": missing_field,
+        b"negative-weight": codec.encode("declaration", declaration(declaration_id="D1059",
+                                                                    gross_weight_kg=-3.0)),
+    }
+    for key, value in bad.items():
+        deployed.publisher.publish_raw(topic, key, value)
+    # A good event after the bad ones, on the same topic: a seal alert proves it was processed.
+    doc = next_id("BL")
+    deployed.publish([("declaration", declaration(transport_doc_no=doc)),
+                      ("gate_event", gate_event("IN", transport_doc_no=doc, seal_intact=False))])
+
+    letters = deployed.read_topic("dead_letter", "dead_letter", until=lambda seen: len(seen) >= len(bad),
+                                  timeout_s=60, settle_s=2)
+    by_key = {letter["original_key"]: letter for letter in letters}
+    assert set(by_key) == set(bad), deployed.workers[0].tail()
+    for key, value in bad.items():
+        letter = by_key[key]
+        assert letter["original_value"] == value
+        assert letter["source_topic"] == topic
+        assert letter["source_offset"] >= 0
+    assert by_key[b"garbage"]["error_kind"] == "UNDECODABLE"
+    assert "not Avro single-object or Confluent framing" in by_key[b"garbage"]["reason"]
+    assert "is not the declaration schema" in by_key[b"wrong-schema"]["reason"]
+    assert by_key[b"missing-field"]["error_kind"] == "UNDECODABLE"
+    assert by_key[b"negative-weight"]["error_kind"] == "INVALID"
+    assert by_key[b"negative-weight"]["reason"].startswith("declaration D1059 (event ")
+    assert "gross_weight_kg is -3.0, must be >= 0" in by_key[b"negative-weight"]["reason"]
+
+    alerts = deployed.read_topic("alerts", "alert", until=lambda seen: len(seen) >= 1, timeout_s=60)
+    (alert,) = newest_versions(alerts).values()
+    assert (alert["rule_id"], alert["subject_id"]) == ("SEAL_BROKEN", doc)

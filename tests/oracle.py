@@ -1,0 +1,99 @@
+"""An in-memory run of the pure detection logic: the expected alerts for a list of events.
+
+No Kafka, no Faust: routes each event as the router would, processes each
+subject as the subject agents would, with stream time = the newest event
+time seen (one input partition). End-to-end tests compare the real
+pipeline's alerts with this; unit tests use it to run whole scenarios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from agents.rules import seal_broken
+from agents.rules.config import RuleBook
+from agents.rules.findings import Finding
+from agents.subject_agents import KINDS
+from agents.subjects.common import Context, RoutedEvent
+from agents.subjects.routes import routes_for
+from streams.alerts import new_versions
+
+
+class Oracle:
+    """Feeds events through the pure logic; ``alerts`` holds the newest finding per alert id."""
+
+    def __init__(self, rules: RuleBook) -> None:
+        self.rules = rules
+        self.kinds = {kind.name: kind for kind in KINDS}
+        self.states: dict[str, dict[str, Any]] = {name: {} for name in self.kinds}
+        self.due: dict[tuple[str, str], int] = {}
+        self.watermark: int | None = None
+        self.alerts: dict[str, Finding] = {}
+        self.versions: dict[str, int] = {}
+
+    def feed(self, kind: str, record: Mapping[str, Any], advance: bool = True) -> None:
+        """Process one input event (kind: declaration, manifest, gate_event).
+
+        ``advance=False`` delivers it without moving stream time, as when
+        another input partition lags behind.
+        """
+        time = int(record["event_time"])
+        if advance:
+            self.watermark = time if self.watermark is None else max(self.watermark, time)
+        routes = routes_for(kind, record)
+        for route in routes:
+            self._process(route.subject_kind, route.key, [(route.kind, route.fields)])
+        if not routes and kind == "gate_event":
+            finding = seal_broken.evaluate(record, self.rules, "VEHICLE", record["vehicle_plate"])
+            if finding is not None:
+                self._emit([finding], {})
+        self.fire_timers()
+
+    def advance(self, watermark: int) -> None:
+        """Move stream time forward (as idle feeds would) and fire due timers."""
+        self.watermark = max(self.watermark or watermark, watermark)
+        self.fire_timers()
+
+    def fire_timers(self) -> None:
+        """Process every subject whose due time stream time has reached."""
+        while True:
+            due = [key for key, when in self.due.items()
+                   if self.watermark is not None and when <= self.watermark]
+            if not due:
+                return
+            for subject_kind, key in sorted(due):
+                del self.due[(subject_kind, key)]
+                self._process(subject_kind, key, [])
+
+    def _process(self, subject_kind: str, key: str, events: list[RoutedEvent]) -> None:
+        kind = self.kinds[subject_kind]
+        state = self.states[subject_kind].get(key)
+        state, outcome = kind.process(state, key, events, Context(self.rules, self.watermark))
+        self._emit(outcome.findings, state.raised)
+        if kind.is_empty(state):
+            self.states[subject_kind].pop(key, None)
+        else:
+            self.states[subject_kind][key] = state
+        if outcome.next_due is None:
+            self.due.pop((subject_kind, key), None)
+        else:
+            self.due[(subject_kind, key)] = outcome.next_due
+        for forward in outcome.forwards:
+            self._process(forward.subject_kind, forward.key, [(forward.kind, forward.event)])
+
+    def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
+        for finding, version in new_versions(findings, raised):
+            self.alerts[finding.alert_id] = finding
+            self.versions[finding.alert_id] = version
+
+
+def expected_alerts(events: Iterable[tuple[str, Mapping[str, Any]]], rules: RuleBook,
+                    flush_after_ms: int | None = None) -> dict[str, Finding]:
+    """The alerts the pure logic raises for ``events`` in order (newest finding per id)."""
+    oracle = Oracle(rules)
+    for kind, record in events:
+        oracle.feed(kind, record)
+    if flush_after_ms is not None and oracle.watermark is not None:
+        oracle.advance(oracle.watermark + flush_after_ms)
+    return oracle.alerts

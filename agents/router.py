@@ -4,10 +4,10 @@ Values arrive as raw bytes and are decoded here, inside the agent, because
 Faust acknowledges an event whose decoding raised: a poison event goes to
 the dead-letter topic with its reason and the worker keeps going.
 
-Per step (up to ``batch_max_events`` events or ``batch_max_latency_s``) the
-router sends one routed batch per internal partition, carrying the progress
-of the input partitions it read; a timer reports every assigned input
-partition's progress, idle ones included, each ``progress_interval_s``.
+Per step (up to ``batch_max_events`` events, fewer when the feed is quiet)
+the router sends one routed batch per internal partition, carrying the
+progress of the input partitions it read; a timer reports every assigned
+input partition's progress, idle ones included, each ``progress_interval_s``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import faust
 
 from agents.rules import seal_broken
-from agents.subjects.routes import routes_for
+from agents.subjects.routes import LinkMemory, routes_for
 from streams.alerts import new_versions
 from streams.errors import PoisonEvent, TransientError, UndecodableEvent
 from streams.routing import Outbox
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # Bounded retry of a transient decode failure (schema registry unreachable).
 DECODE_ATTEMPTS = 3
+# Container links remembered to skip repeats (about 100 bytes each).
+LINK_MEMORY = 200_000
 
 
 class Router:
@@ -46,6 +48,7 @@ class Router:
         self.feeds = {runtime.names.public(key): schema for key, schema in INPUT_FEEDS.items()}
         self.tracker = SourceTracker(idle_after_ms=int(settings.idle_partition_after_s * 1000))
         self.max_ahead_ms = int(settings.max_event_time_ahead_s * 1000)
+        self.links = LinkMemory(capacity=LINK_MEMORY)
         topic = app.topic(*self.feeds, key_serializer="raw", value_serializer="raw")
         app.agent(topic, name="cargoguard.router")(self.run)
         app.timer(settings.progress_interval_s, name="cargoguard.progress")(self.report_progress)
@@ -56,12 +59,22 @@ class Router:
         self.runtime.assigned_once = True
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
-        """The agent: route each step's events; no error ever escapes."""
-        settings = self.runtime.settings
+        """The agent: route events in steps; no error ever escapes.
+
+        A step ends when ``batch_max_events`` are in hand or nothing more is
+        waiting in the stream's buffer, so a busy feed is routed in large
+        steps and a quiet one without delay.
+        """
         metrics = self.runtime.metrics
         step_time = metrics.step_seconds.labels("router")
-        async for events in stream.take_events(settings.batch_max_events,
-                                               within=settings.batch_max_latency_s):
+        max_events = self.runtime.settings.batch_max_events
+        manual = stream.noack()
+        buffered = manual.channel.queue
+        events: list[Any] = []
+        async for event in manual.events():
+            events.append(event)
+            if len(events) < max_events and not buffered.empty():
+                continue
             started = time.perf_counter()
             try:
                 await self.route(events)
@@ -70,18 +83,21 @@ class Router:
                 first = events[0].message
                 log.exception("router: step of %d events from %s[%d]@%d failed", len(events),
                               first.topic, first.partition, first.offset)
+            for routed in events:
+                await manual.ack(routed)
             metrics.routing_batch.observe(len(events))
             step_time.observe(time.perf_counter() - started)
+            events = []
 
-    async def decode(self, feed: str, value: bytes | None) -> dict[str, Any]:
-        """Decode a value, retrying a transient failure a bounded number of times."""
-        for attempt in range(1, DECODE_ATTEMPTS + 1):
+    async def decode_retrying(self, feed: str, value: bytes | None) -> dict[str, Any]:
+        """Decode a value whose first attempt failed transiently, a bounded number of times."""
+        for attempt in range(2, DECODE_ATTEMPTS + 1):
+            await asyncio.sleep(0.2 * attempt)
             try:
                 return self.runtime.codec.decode(feed, value)
             except TransientError as exc:
                 if attempt == DECODE_ATTEMPTS:
                     raise UndecodableEvent(f"gave up after {attempt} attempts: {exc}") from exc
-                await asyncio.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
 
     async def route(self, events: list[Any]) -> None:
@@ -99,7 +115,10 @@ class Router:
             message = event.message
             feed = self.feeds[message.topic]
             try:
-                record = await self.decode(feed, message.value)
+                try:
+                    record = runtime.codec.decode(feed, message.value)
+                except TransientError:
+                    record = await self.decode_retrying(feed, message.value)
                 validate(feed, record, latest)
             except PoisonEvent as exc:
                 sends.append(await runtime.send_dead_letter(feed, message, exc))
@@ -110,7 +129,8 @@ class Router:
             counts[feed] += 1
             routes = routes_for(feed, record)
             for route in routes:
-                outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
+                if self.links.is_news(route):
+                    outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
             if not routes and feed == "gate_event":
                 finding = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
                 if finding is not None:

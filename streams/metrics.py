@@ -28,6 +28,9 @@ class Metrics:
         self.alert_updates = Counter(
             "cargoguard_alert_updates_total",
             "Alerts re-sent because their finding grew.", ["rule_id"], registry=r)
+        self.subject_events = Counter(
+            "cargoguard_subject_events_total",
+            "Routed events applied to subject state, per subject kind.", ["subject_kind"], registry=r)
         self.routing_batch = Histogram(
             "cargoguard_routing_batch_events", "Input events per routing step.",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=r)

@@ -8,16 +8,19 @@ same function the subject agents use to find their timers again.
 
 Message value (version 1), JSON: ``{"v": 1, "events": [[key, kind, fields],
 ...], "progress": {...} | null}``. ``kind`` is ``decl``, ``manifest``,
-``gate`` or ``link``; ``fields`` is the event's decoded fields.
+``gate`` or ``link``; ``fields`` is the event's decoded fields. JSON is
+written with orjson, an order of magnitude faster than the standard
+library on this hot path.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 BATCH_VERSION = 1
 
@@ -37,16 +40,12 @@ class RoutedBatch:
 
 def encode_batch(events: list[tuple[str, str, Mapping[str, Any]]], progress: Mapping[str, Any] | None) -> bytes:
     """Serialize one partition's share of a routing step."""
-    return json.dumps(
-        {"v": BATCH_VERSION, "events": events, "progress": progress},
-        separators=(",", ":"),
-        allow_nan=False,
-    ).encode("utf-8")
+    return orjson.dumps({"v": BATCH_VERSION, "events": events, "progress": progress})
 
 
 def decode_batch(data: bytes) -> RoutedBatch:
     """Parse an internal message; ``ValueError`` if it is not a version-1 batch."""
-    doc = json.loads(data)
+    doc = orjson.loads(data)
     if not isinstance(doc, dict) or doc.get("v") != BATCH_VERSION:
         raise ValueError(f"not a version {BATCH_VERSION} routed batch")
     return RoutedBatch(events=[(k, kind, f) for k, kind, f in doc["events"]],

@@ -23,6 +23,7 @@ from streams.errors import PoisonEvent
 from streams.metrics import Metrics
 from streams.routing import encode_batch
 from streams.settings import Settings
+from streams.staged_table import ChangelogWriter
 from streams.stream_time import wall_ms
 from streams.topics import INTERNAL_TOPICS, TopicNames
 
@@ -49,6 +50,7 @@ class Runtime:
     rules: RuleHolder
     alerts_topic: faust.types.TopicT
     dead_letter_topic: faust.types.TopicT
+    changelog_writer: ChangelogWriter
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     assigned_once: bool = False
 
@@ -66,6 +68,7 @@ class Runtime:
             rules=rules,
             alerts_topic=app.topic(names.public("alerts"), **raw),
             dead_letter_topic=app.topic(names.public("dead_letter"), **raw),
+            changelog_writer=ChangelogWriter(app, settings),
         )
         for kind in INTERNAL_TOPICS:
             runtime.internal_topics[kind] = app.topic(

@@ -66,13 +66,20 @@ class Settings(BaseSettings):
     # short session keeps start-up and rebalances quick; raise it on busy clusters.
     session_timeout_s: float = Field(6.0, gt=0)
     heartbeat_interval_s: float = Field(1.5, gt=0)
-    # Batching: the router takes up to this many input events, or what arrived
-    # within the latency, per step; alerts stay well inside one second.
+    # Batching: the router routes up to this many input events per step (a
+    # step ends early when nothing more is waiting, so quiet feeds wait for nothing).
     batch_max_events: int = Field(2000, ge=1)
-    batch_max_latency_s: float = Field(0.05, gt=0, le=1.0)
     stream_buffer_maxsize: int = Field(16384, ge=64)
     max_poll_records: int = Field(2000, ge=1)
+    # How long a fetch may wait for data. The embedded broker answers a
+    # waiting fetch only when the wait runs out, so this bounds each hop's latency.
+    fetch_max_wait_ms: int = Field(100, ge=1, le=5000)
     commit_interval_s: float = Field(1.0, gt=0)
+    # Subject state is staged in memory and written to the Faust tables once
+    # per checkpoint (or sooner when this many subjects changed).
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    checkpoint_max_dirty: int = Field(20_000, ge=1)
+    state_cache_entries: int = Field(50_000, ge=0, description="Clean subjects kept in memory per partition.")
     # Stream time: an input partition with no new event for this long, and no
     # backlog, stops holding stream time back; when every partition is idle,
     # stream time follows the wall clock from the newest event seen.

@@ -2,20 +2,24 @@
 
 Each message on the kind's internal topic is a routed batch for one
 partition. Per message the agent merges the router's progress into stream
-time, loads the state of every subject the batch touches or whose timer is
-due, calls the kind's pure ``process``, sends alerts and forwards, waits
-until the alerts are acknowledged, and only then stores the new states, so
-that state which remembers an alert never outlives a lost alert.
+time, takes the state of every subject the batch touches or whose timer is
+due, calls the kind's pure ``process``, and sends alerts and forwards.
+
+State is staged in memory (``streams.staged_table``): once per
+``checkpoint_interval_s`` for each partition the agent waits until the
+alerts it sent are acknowledged, writes the subjects that changed to the
+Faust tables in bulk, and only then acknowledges the batches, so a state
+that remembers an alert never outlives a lost alert and a crash replays
+exactly the batches whose effects were not yet written.
 
 Timers: a subject that waits for stream time (an exit decision, an
-unsettled parcel) stores its due time in the timer table; the in-memory
-heap per partition is rebuilt from it after every rebalance.
+unsettled parcel) has its due time in the timer table; the in-memory heap
+per partition is rebuilt from it after every rebalance.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,22 +27,22 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import faust
+import orjson
 
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from streams.alerts import new_versions
 from streams.routing import Outbox, decode_batch, partition_for
 from streams.runtime import Runtime, settle
+from streams.staged_table import StagedTable
 from streams.stream_time import ProgressBoard, wall_ms
 
 log = logging.getLogger(__name__)
 
 
 class SubjectState(Protocol):
-    """What the plumbing needs of a state: its alert memory and its serialized form."""
+    """What the plumbing needs of a state: a dataclass (orjson writes its fields) with its alert memory."""
 
     raised: dict[str, list[Any]]
-
-    def to_doc(self) -> dict[str, Any]: ...
 
 
 S = TypeVar("S", bound=SubjectState)
@@ -84,6 +88,20 @@ class PartitionTimers:
         return due_keys
 
 
+@dataclass(slots=True)
+class PartitionStage:
+    """What one partition has processed since its last checkpoint."""
+
+    timers: PartitionTimers
+    events: list[Any] = field(default_factory=list)
+    alert_sends: list[Any] = field(default_factory=list)
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+
+def _encode_due(due: int | None) -> bytes | None:
+    return None if due is None else str(due).encode()
+
+
 class SubjectAgent(Generic[S]):
     """Runs one subject kind on a worker."""
 
@@ -93,49 +111,70 @@ class SubjectAgent(Generic[S]):
         settings = runtime.settings
         self.partitions = settings.partitions
         # bytes -> Faust's raw serializer: the state's JSON form is ours to version.
-        self.table = app.Table(f"{kind.name}-state", partitions=settings.partitions, key_type=bytes,
-                               value_type=bytes, help=f"State per {kind.name} subject (JSON).")
-        self.timer_table = app.Table(f"{kind.name}-timers", partitions=settings.partitions,
-                                     key_type=bytes, value_type=bytes,
-                                     help=f"Stream-time due per waiting {kind.name} subject.")
+        table = app.Table(f"{kind.name}-state", partitions=settings.partitions, key_type=bytes,
+                          value_type=bytes, help=f"State per {kind.name} subject (JSON).")
+        timer_table = app.Table(f"{kind.name}-timers", partitions=settings.partitions, key_type=bytes,
+                                value_type=bytes, help=f"Stream-time due per waiting {kind.name} subject.")
+        self.states = StagedTable(runtime.changelog_writer, table, self._encode_state, self._decode_state,
+                                  settings.state_cache_entries)
+        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_due, int,
+                                        settings.state_cache_entries)
         self.boards: dict[int, ProgressBoard] = {}
-        self.timers: dict[int, PartitionTimers] = {}
+        self.stages: dict[int, PartitionStage] = {}
+        self.generation = 0
+        self.stream: faust.StreamT[bytes] | None = None
         app.on_partitions_revoked.connect(self._on_revoked)
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
 
+    def _encode_state(self, state: S | None) -> bytes | None:
+        if state is None or self.kind.is_empty(state):
+            return None
+        return orjson.dumps(state)
+
+    def _decode_state(self, raw: bytes) -> S:
+        return self.kind.load(orjson.loads(raw))
+
     async def _on_revoked(self, app: faust.App, revoked: Any, **_: Any) -> None:
-        # Another worker may own these partitions next and move their timers.
-        self.timers.clear()
+        # Faust seeks every partition back to its committed offset after a
+        # rebalance: the unacknowledged batches come again and rebuild what
+        # was staged, from the last checkpoint.
+        self.generation += 1
+        self.stages.clear()
+        self.states.drop()
+        self.timer_states.drop()
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         """The agent: one routed batch per message; no error ever escapes."""
         step = self.runtime.metrics.step_seconds.labels(self.kind.name)
-        async for event in stream.events():
+        self.stream = stream.noack()
+        async for event in self.stream.events():
             started = time.perf_counter()
             message = event.message
             try:
-                await self.process_message(message.partition, event.value)
+                await self.process_message(message.partition, event)
             except Exception:
                 # A bug, not bad input (the router vetted it): keep going, loudly.
                 self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
                 log.exception("%s: batch %s[%d]@%d failed", self.kind.name,
                               message.topic, message.partition, message.offset)
+                await self.stream.ack(event)
             step.observe(time.perf_counter() - started)
 
-    def _timers_for(self, partition: int) -> PartitionTimers:
-        timers = self.timers.get(partition)
-        if timers is None:
-            timers = self.timers[partition] = PartitionTimers()
-            for raw_key, raw_due in self.timer_table.items():
-                key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+    def _stage_for(self, partition: int) -> PartitionStage:
+        stage = self.stages.get(partition)
+        if stage is None:
+            timers = PartitionTimers()
+            for raw_key, raw_due in self.timer_states.table.items():
+                key = raw_key.decode()
                 if partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
-        return timers
+            stage = self.stages[partition] = PartitionStage(timers)
+        return stage
 
-    async def process_message(self, partition: int, value: bytes) -> None:
+    async def process_message(self, partition: int, event: Any) -> None:
         """Process one routed batch of ``partition``."""
         runtime = self.runtime
-        batch = decode_batch(value)
+        batch = decode_batch(event.value)
         board = self.boards.setdefault(partition, ProgressBoard())
         board.update(batch.progress)
         now = wall_ms()
@@ -147,41 +186,52 @@ class SubjectAgent(Generic[S]):
         by_key: dict[str, list[RoutedEvent]] = {}
         for key, kind, fields in batch.events:
             by_key.setdefault(key, []).append((kind, fields))
-        timers = self._timers_for(partition)
-        keys = set(by_key).union(timers.pop_due(watermark))
-        if not keys:
-            return
+        if batch.events:
+            runtime.metrics.subject_events.labels(self.kind.name).inc(len(batch.events))
+        stage = self._stage_for(partition)
+        stage.events.append(event)
 
-        results: list[tuple[str, S, Outcome]] = []
-        sends: list[Any] = []
         forwards: dict[str, Outbox] = {}
-        for key in sorted(keys):
-            raw_state = self.table.get(key.encode())
-            state = self.kind.load(json.loads(raw_state)) if raw_state else None
-            state, outcome = self.kind.process(state, key, by_key.get(key, ()), context)
+        for key in sorted(set(by_key).union(stage.timers.pop_due(watermark))):
+            raw_key = key.encode()
+            entry = self.states.entry(partition, raw_key)
+            state, outcome = self.kind.process(entry.value, key, by_key.get(key, ()), context)
+            self.states.changed(partition, raw_key, state)
             to_send = new_versions(outcome.findings, state.raised)
             if to_send:
-                sends.extend(await runtime.send_alerts(to_send))
+                stage.alert_sends.extend(await runtime.send_alerts(to_send))
             for forward in outcome.forwards:
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
                     forward.key, forward.kind, forward.event)
-            results.append((key, state, outcome))
+            if stage.timers.set(key, outcome.next_due):
+                self.timer_states.entry(partition, raw_key)
+                self.timer_states.changed(partition, raw_key, outcome.next_due)
         for subject_kind, outbox in forwards.items():
             await runtime.send_batches(subject_kind, outbox.by_partition, None)
-        # Alerts first: a state that remembers an alert must never outlive it.
-        await settle(sends)
 
-        for key, state, outcome in results:
-            raw_key = key.encode()
-            if self.kind.is_empty(state):
-                if raw_key in self.table:
-                    del self.table[raw_key]
-            else:
-                self.table[raw_key] = json.dumps(state.to_doc(), separators=(",", ":")).encode()
-            if timers.set(key, outcome.next_due):
-                if outcome.next_due is None:
-                    self.timer_table.pop(raw_key, None)
-                else:
-                    self.timer_table[raw_key] = str(outcome.next_due).encode()
-        runtime.metrics.pending_timers.labels(self.kind.name).set(
-            sum(len(t.due_by_key) for t in self.timers.values()))
+        settings = runtime.settings
+        if (time.monotonic() - stage.last_checkpoint >= settings.checkpoint_interval_s
+                or self.states.dirty_count(partition) >= settings.checkpoint_max_dirty):
+            await self.checkpoint(partition, stage)
+
+    async def checkpoint(self, partition: int, stage: PartitionStage) -> None:
+        """Make the partition's staged effects durable, then acknowledge its batches."""
+        generation = self.generation
+        started = time.perf_counter()
+        # Alerts first: a state that remembers an alert must never outlive it.
+        await settle(stage.alert_sends)
+        if generation == self.generation:
+            await self.states.checkpoint(partition)
+        if generation == self.generation:
+            await self.timer_states.checkpoint(partition)
+        if generation != self.generation or self.stream is None:
+            return  # rebalanced meanwhile: these batches will come again
+        for event in stage.events:
+            await self.stream.ack(event)
+        stage.events.clear()
+        stage.alert_sends.clear()
+        stage.last_checkpoint = time.monotonic()
+        metrics = self.runtime.metrics
+        metrics.step_seconds.labels(f"{self.kind.name}-checkpoint").observe(time.perf_counter() - started)
+        metrics.pending_timers.labels(self.kind.name).set(
+            sum(len(s.timers.due_by_key) for s in self.stages.values()))

@@ -7,7 +7,7 @@ is pure and typed; the Faust agents only load state, call, and store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,9 +57,13 @@ class Outcome:
             self.next_due = due
 
 
-def by_event_time(events: Iterable[RoutedEvent]) -> list[RoutedEvent]:
+def _event_order(item: RoutedEvent) -> tuple[int, str]:
+    return item[1]["event_time"], item[1]["event_id"]
+
+
+def by_event_time(events: Sequence[RoutedEvent]) -> Sequence[RoutedEvent]:
     """Events in event-time order (ties by event id), so a batch's arrival order never matters."""
-    return sorted(events, key=lambda item: (item[1]["event_time"], item[1]["event_id"]))
+    return events if len(events) < 2 else sorted(events, key=_event_order)
 
 
 def remember(decided: list[str], trigger_id: str) -> None:

@@ -7,9 +7,10 @@ waits up to the feed skew (EXIT_WITHOUT_CLEARANCE's ``feed_skew_seconds``) of
 stream time for one; an OUT event still unresolved then is a container that
 leaves with no declaration or manifest at all.
 
-Serialized form (version 1): ``{"v": 1, "container": str, "links": {doc: latest
-link event time}, "pending": {event_id: gate event}, "decided": [event_id],
-"raised": {alert_id: [version, digest]}}``.
+Serialized form: the dataclass fields as a JSON object, version in ``v``
+(currently 1): ``{"container_no": str, "links": {doc: first link event time},
+"pending": {event_id: gate event}, "decided": [event_id], "raised":
+{alert_id: [version, digest]}, "v": 1}``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ STATE_VERSION = 1
 LINK_MEMORY = 16
 
 
-@dataclass(slots=True)
+# A dict-backed dataclass: what orjson writes fastest.
+@dataclass
 class ContainerState:
     """The links and unresolved gate events of one container."""
 
@@ -38,27 +40,22 @@ class ContainerState:
     decided: list[str] = field(default_factory=list)
     raised: dict[str, list[Any]] = field(default_factory=dict)
 
-    def to_doc(self) -> dict[str, Any]:
-        """The versioned serialized form."""
-        return {"v": STATE_VERSION, "container": self.container_no, "links": self.links,
-                "pending": self.pending, "decided": self.decided, "raised": self.raised}
+    v: int = STATE_VERSION
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> ContainerState:
-        """Rebuild from ``to_doc`` output."""
+    def from_doc(cls, doc: dict[str, Any]) -> ContainerState:
+        """Rebuild from the serialized form (takes ownership of ``doc``)."""
         if doc.get("v") != STATE_VERSION:
             raise ValueError(f"container state version {doc.get('v')!r} is not {STATE_VERSION}")
-        return cls(container_no=doc["container"], links=dict(doc["links"]),
-                   pending=dict(doc["pending"]), decided=list(doc["decided"]),
-                   raised={k: list(v) for k, v in doc["raised"].items()})
+        return cls(**doc)
 
 
 def resolve(links: Mapping[str, int], event_time: int, skew: int) -> str | None:
     """The shipment a container belonged to at ``event_time``.
 
-    The latest link no later than the event (plus the feed skew); failing
-    that, the earliest later one: goods declared after they left are still
-    that shipment's.
+    The shipment linked last, no later than the event (plus the feed skew);
+    failing that, the earliest later one: goods declared after they left are
+    still that shipment's.
     """
     before = [(t, doc) for doc, t in links.items() if t <= event_time + skew]
     if before:
@@ -77,19 +74,26 @@ def process(state: ContainerState | None, key: str, events: Sequence[RoutedEvent
     for kind, event in by_event_time(events):
         if kind == "link":
             doc = event["transport_doc_no"]
-            state.links[doc] = max(state.links.get(doc, event["event_time"]), event["event_time"])
+            # The first time a document lists the container: when the
+            # container became that shipment's. Repeats change nothing.
+            state.links[doc] = min(state.links.get(doc, event["event_time"]), event["event_time"])
             if len(state.links) > LINK_MEMORY:
                 del state.links[min(state.links, key=state.links.__getitem__)]
         elif kind == "gate":
             event_id = event["event_id"]
             if event_id in state.decided or event_id in state.pending:
                 continue
+            doc = resolve(state.links, event["event_time"], skew)
+            if doc is not None:
+                # Resolved at once: a redelivery is resolved the same way and
+                # the shipment ignores it, so there is nothing to remember.
+                outcome.forwards.append(Forward(SHIPMENTS, doc, "gate", {**event, "transport_doc_no": doc}))
+                continue
             state.pending[event_id] = dict(event)
-            if resolve(state.links, event["event_time"], skew) is None:
-                # Unresolved for now: report a broken seal at once, on the container.
-                finding = seal_broken.evaluate(event, rules, "CONTAINER", key)
-                if finding is not None:
-                    outcome.findings.append(finding)
+            # Unresolved for now: report a broken seal at once, on the container.
+            finding = seal_broken.evaluate(event, rules, "CONTAINER", key)
+            if finding is not None:
+                outcome.findings.append(finding)
 
     for event_id, event in sorted(state.pending.items()):
         doc = resolve(state.links, event["event_time"], skew)

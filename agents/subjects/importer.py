@@ -4,16 +4,17 @@ Rule: SPLIT_SHIPMENT. A consignment is judged once stream time has passed
 its event time, when every earlier consignment from any input partition is
 known; clusters are therefore the same at any replay speed.
 
-Serialized form (version 1): ``{"v": 1, "importer": str, "parcels":
-{declaration_id: ParcelFacts}, "clusters": {anchor declaration_id: [member
-declaration_id]}, "raised": {alert_id: [version, digest]}}``.
+Serialized form: the dataclass fields as a JSON object, version in ``v``
+(currently 1): ``{"importer_id": str, "parcels": {declaration_id:
+ParcelFacts}, "clusters": {anchor declaration_id: [member declaration_id]},
+"raised": {alert_id: [version, digest]}, "v": 1}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from agents.rules import split_shipment
 from agents.rules.findings import alert_id
@@ -23,8 +24,7 @@ from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time,
 STATE_VERSION = 1
 
 
-@dataclass(slots=True)
-class ParcelFacts:
+class ParcelFacts(TypedDict):
     """The newest version of one e-commerce/express declaration to the importer."""
 
     declaration_id: str
@@ -35,10 +35,11 @@ class ParcelFacts:
     value_usd: float
     office_code: str
     transport_doc_no: str
-    cancelled: bool = False
+    cancelled: bool
 
 
-@dataclass(slots=True)
+# Dict records and a dict-backed dataclass: what orjson writes fastest.
+@dataclass
 class ImporterState:
     """Recent consignments and the clusters already alerted for one importer."""
 
@@ -47,28 +48,14 @@ class ImporterState:
     clusters: dict[str, list[str]] = field(default_factory=dict)
     raised: dict[str, list[Any]] = field(default_factory=dict)
 
-    def to_doc(self) -> dict[str, Any]:
-        """The versioned serialized form."""
-        return {
-            "v": STATE_VERSION,
-            "importer": self.importer_id,
-            "parcels": {k: {n: getattr(v, n) for n in ParcelFacts.__slots__}
-                        for k, v in self.parcels.items()},
-            "clusters": self.clusters,
-            "raised": self.raised,
-        }
+    v: int = STATE_VERSION
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> ImporterState:
-        """Rebuild from ``to_doc`` output."""
+    def from_doc(cls, doc: dict[str, Any]) -> ImporterState:
+        """Rebuild from the serialized form (takes ownership of ``doc``)."""
         if doc.get("v") != STATE_VERSION:
             raise ValueError(f"importer state version {doc.get('v')!r} is not {STATE_VERSION}")
-        return cls(
-            importer_id=doc["importer"],
-            parcels={k: ParcelFacts(**v) for k, v in doc["parcels"].items()},
-            clusters={k: list(v) for k, v in doc["clusters"].items()},
-            raised={k: list(v) for k, v in doc["raised"].items()},
-        )
+        return cls(**doc)
 
 
 def is_split_candidate(event: Mapping[str, Any]) -> bool:
@@ -78,24 +65,24 @@ def is_split_candidate(event: Mapping[str, Any]) -> bool:
 
 def apply_declaration(facts: ParcelFacts | None, event: Mapping[str, Any]) -> ParcelFacts:
     """Merge a declaration event: newest figures win, cancellation is final."""
-    cancelled = event["action"] == "CANCELLED" or (facts is not None and facts.cancelled)
+    cancelled = event["action"] == "CANCELLED" or (facts is not None and facts["cancelled"])
     if facts is not None and (
         event["action"] == "CANCELLED"
-        or not newer(event["event_time"], event["event_id"], facts.event_time, facts.event_id)
+        or not newer(event["event_time"], event["event_id"], facts["event_time"], facts["event_id"])
     ):
-        facts.cancelled = cancelled
+        facts["cancelled"] = cancelled
         return facts
-    return ParcelFacts(
-        declaration_id=event["declaration_id"],
-        event_id=event["event_id"],
-        event_time=event["event_time"],
-        channel=event["channel"],
-        procedure=event["procedure"],
-        value_usd=float(event["total_value_usd"]),
-        office_code=event["office_code"],
-        transport_doc_no=event["transport_doc_no"],
-        cancelled=cancelled,
-    )
+    return {
+        "declaration_id": event["declaration_id"],
+        "event_id": event["event_id"],
+        "event_time": event["event_time"],
+        "channel": event["channel"],
+        "procedure": event["procedure"],
+        "value_usd": float(event["total_value_usd"]),
+        "office_code": event["office_code"],
+        "transport_doc_no": event["transport_doc_no"],
+        "cancelled": cancelled,
+    }
 
 
 def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent],
@@ -112,11 +99,12 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
     watermark = context.watermark
     settled: list[Parcel] = []
     for p in state.parcels.values():
-        if watermark is None or p.event_time > watermark:
-            outcome.wake_at(p.event_time)
-        elif not p.cancelled and split_shipment.qualifies(p.channel, p.procedure, p.value_usd, rules):
-            settled.append(Parcel(p.declaration_id, p.event_id, p.event_time, p.value_usd,
-                                  p.office_code, p.transport_doc_no))
+        if watermark is None or p["event_time"] > watermark:
+            outcome.wake_at(p["event_time"])
+        elif not p["cancelled"] and split_shipment.qualifies(p["channel"], p["procedure"],
+                                                              p["value_usd"], rules):
+            settled.append(Parcel(p["declaration_id"], p["event_id"], p["event_time"], p["value_usd"],
+                                  p["office_code"], p["transport_doc_no"]))
 
     for cluster in split_shipment.find_clusters(settled, rules):
         members = [p.declaration_id for p in cluster.parcels]
@@ -134,7 +122,7 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
 
 def forget_old(state: ImporterState, horizon: int) -> None:
     """Drop consignments and clusters that can no longer join any window."""
-    for decl_id in [d for d, p in state.parcels.items() if p.event_time < horizon]:
+    for decl_id in [d for d, p in state.parcels.items() if p["event_time"] < horizon]:
         del state.parcels[decl_id]
     for anchor in [a for a, members in state.clusters.items()
                    if not any(m in state.parcels for m in members)]:

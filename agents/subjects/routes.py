@@ -6,8 +6,9 @@ subject kind that needs it, trimmed to the fields that kind uses.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.subjects.importer import is_split_candidate
@@ -63,3 +64,33 @@ def routes_for(feed: str, event: Mapping[str, Any]) -> list[Route]:
             return [Route(CONTAINERS, event["container_no"], "gate", event)]
         return []
     raise ValueError(f"unknown feed {feed!r}")
+
+
+@dataclass(slots=True)
+class LinkMemory:
+    """Container links already forwarded, so their repeats need not be.
+
+    Every declaration event (lodged, amended, cleared) and every manifest
+    repeats its containers; the container subject keeps a link's first time
+    only, so a repeat at the same or a later time changes nothing there.
+    Forgetting (a restart, the size bound) only costs a redundant link.
+    """
+
+    capacity: int
+    first_times: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
+
+    def is_news(self, route: Route) -> bool:
+        """True unless ``route`` repeats a link already forwarded at an earlier or equal time."""
+        if route.kind != "link":
+            return True
+        link = (route.key, route.fields["transport_doc_no"])
+        known = self.first_times.get(link)
+        time = route.fields["event_time"]
+        if known is not None and known <= time:
+            self.first_times.move_to_end(link)
+            return False
+        self.first_times[link] = time
+        self.first_times.move_to_end(link)
+        if len(self.first_times) > self.capacity:
+            self.first_times.popitem(last=False)
+        return True

@@ -1,0 +1,261 @@
+"""``cargoguard bench``: the full pipeline on a fresh embedded broker, measured.
+
+1. Throughput: a generated workload (all three feeds, planted patterns) is
+   published first; then one worker starts and routes and processes it.
+   Events/s = events / (time of the last state change - time of the first
+   routed event), read from the worker's own metrics.
+2. Latency: with the worker caught up, live traffic is published at a
+   steady rate with current event times; event-to-alert latency is the time
+   from publishing the last event an alert names as trigger to reading the
+   alert from the alerts topic. Exit decisions wait out the feed skew by
+   design, so they are reported apart, less that skew.
+3. Memory: the worker process's peak resident set (VmHWM).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from rich.console import Console
+from rich.table import Table
+
+from agents.rules.config import load_rule_book
+from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE, skew_ms
+from streams.broker import EmbeddedBroker, free_port
+from streams.codec import Codec
+from streams.errors import UserError
+from streams.publish import EventPublisher
+from streams.settings import Settings
+from streams.simulate import FILE_START_MS
+from streams.stream_time import wall_ms
+from streams.topics import TopicNames, create_topics
+from streams.traffic import SimulationConfig, generate
+
+# The throughput workload starts at 08:00 so the daily rhythm is near its peak.
+WORKLOAD_START_MS = FILE_START_MS + 8 * 3_600_000
+WORKLOAD_RATE = 20.0
+METRICS_POLL_S = 0.1
+# The pipeline is done when its counters stay still this long.
+QUIET_S = 2.0
+LATENCY_RATE = 300.0
+LATENCY_SECONDS = 30.0
+# Live stories compressed 3600-fold: an hour of port time per second.
+LATENCY_TIME_SCALE = 3600.0
+LATENCY_DRAIN_S = 75.0
+
+
+@dataclass
+class BenchResult:
+    """What one benchmark run measured."""
+
+    events: int
+    seconds: float
+    events_per_s: float
+    alerts: int
+    latency_alerts: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    exit_decisions: int
+    exit_decision_delay_p50_ms: float | None
+    peak_rss_mb: float
+    partitions: int
+    cpus: int
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile, or None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def read_counters(url: str) -> tuple[float, float, float]:
+    """(input events routed, subject events applied, alerts raised) from ``/metrics``."""
+    with urllib.request.urlopen(url, timeout=2) as response:
+        text = response.read().decode()
+
+    def total(name: str) -> float:
+        return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+    return (total("cargoguard_events_total"), total("cargoguard_subject_events_total"),
+            total("cargoguard_alerts_total"))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set in MiB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class AlertClock:
+    """Reads the alerts topic in a thread, noting when each alert id was first seen."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codec = Codec()
+        self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.stop = threading.Event()
+        topic = TopicNames(settings).public("alerts")
+        self.consumer = Consumer({**settings.kafka_client_config(), "group.id": "bench",
+                                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        self.consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            message = self.consumer.poll(0.05)
+            if message is None or message.error() is not None:
+                continue
+            alert = self.codec.decode("alert", message.value())
+            self.seen.setdefault(alert["alert_id"], (time.monotonic(), alert))
+        self.consumer.close()
+
+
+def measure_latency(settings: Settings, console: Console, seed: int) -> dict[str, Any]:
+    """Publish live traffic at a steady rate and time each new alert."""
+    clock = AlertClock(settings)
+    clock.thread.start()
+    published: dict[str, float] = {}
+    config = SimulationConfig(seed=seed + 1, start_ms=wall_ms(), duration_s=LATENCY_SECONDS,
+                              rate=LATENCY_RATE, time_scale=LATENCY_TIME_SCALE)
+    with EventPublisher(settings) as publisher:
+        for event in generate(config):
+            delay = (event.record["event_time"] - wall_ms()) / 1000
+            if delay > 0:
+                publisher.producer.poll(0)
+                time.sleep(delay)
+            publisher.publish(event.kind, event.record)
+            published[event.record["event_id"]] = time.monotonic()
+    console.print(f"latency phase: {len(published)} live events published; waiting for alerts")
+    time.sleep(LATENCY_DRAIN_S)
+    clock.stop.set()
+    clock.thread.join()
+    skew_s = skew_ms(load_rule_book(settings.rules_file)) / 1000
+    latencies: list[float] = []
+    exit_delays: list[float] = []
+    for seen_at, alert in clock.seen.values():
+        triggers = [published[e] for e in alert["trigger_event_ids"] if e in published]
+        if not triggers:
+            continue
+        if alert["rule_id"] == EXIT_RULE:
+            exit_delays.append((seen_at - max(triggers) - skew_s) * 1000)
+        else:
+            latencies.append((seen_at - max(triggers)) * 1000)
+    return {"latency_alerts": len(latencies), "latency_p50_ms": percentile(latencies, 0.5),
+            "latency_p99_ms": percentile(latencies, 0.99), "exit_decisions": len(exit_delays),
+            "exit_decision_delay_p50_ms": percentile(exit_delays, 0.5)}
+
+
+def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
+                   console: Console) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Publish the workload, start a worker, time it through; return the running worker."""
+    config = SimulationConfig(seed=seed, start_ms=WORKLOAD_START_MS,
+                              duration_s=events / WORKLOAD_RATE * 2, rate=WORKLOAD_RATE)
+    workload = list(itertools.islice(generate(config), events))
+    if len(workload) < events:
+        raise UserError(f"the generator made only {len(workload)} events")
+    started = time.monotonic()
+    with EventPublisher(settings) as publisher:
+        for event in workload:
+            publisher.publish(event.kind, event.record)
+    console.print(f"published {events:,} events in {time.monotonic() - started:.1f} s; starting the worker")
+
+    env = {**os.environ, **settings.as_env()}
+    worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
+                              stdout=(workdir / "worker.log").open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+    first_routed: float | None = None
+    last_change = time.monotonic()
+    last: tuple[float, float, float] | None = None
+    while True:
+        if worker.poll() is not None:
+            raise UserError(f"the worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+        try:
+            counters = read_counters(url)
+        except OSError:
+            time.sleep(METRICS_POLL_S)
+            continue
+        now = time.monotonic()
+        if counters[0] > 0 and first_routed is None:
+            first_routed = now
+        if counters != last:
+            last, last_change = counters, now
+        if first_routed is not None and counters[0] >= events and now - last_change >= QUIET_S:
+            break
+        time.sleep(METRICS_POLL_S)
+    assert first_routed is not None and last is not None
+    seconds = max(last_change - first_routed, METRICS_POLL_S)
+    return worker, {"events": events, "seconds": seconds, "events_per_s": events / seconds,
+                    "alerts": int(last[2])}
+
+
+def run_bench(settings: Settings, events: int, seed: int, as_json: bool) -> BenchResult:
+    """Run the benchmark on a fresh embedded broker and print the result."""
+    console = Console(stderr=True)
+    workdir = Path(tempfile.mkdtemp(prefix="cargoguard-bench-"))
+    address = f"127.0.0.1:{free_port()}"
+    bench_settings = settings.model_copy(update={
+        "broker": address, "app_id": f"bench-{uuid.uuid4().hex[:8]}", "data_dir": workdir / "data",
+        "web_host": "127.0.0.1", "web_port": free_port(), "log_level": "warn",
+        "schema_registry_url": None,
+    })
+    try:
+        with (workdir / "broker.log").open("wb") as log, \
+                EmbeddedBroker(address, settings.tansu_bin, log=log):
+            create_topics(bench_settings)
+            worker, throughput = run_throughput(bench_settings, events, seed, workdir, console)
+            try:
+                console.print(f"throughput: {throughput['events_per_s']:,.0f} events/s; measuring latency")
+                latency = measure_latency(bench_settings, console, seed)
+                rss = peak_rss_mb(worker.pid)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = BenchResult(**throughput, **latency, peak_rss_mb=round(rss, 1),
+                         partitions=settings.partitions, cpus=os.cpu_count() or 0)
+    if as_json:
+        print(json.dumps(asdict(result)))
+    else:
+        print_result(result)
+    return result
+
+
+def print_result(result: BenchResult) -> None:
+    """The result as a table on stdout."""
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f} ms"
+
+    table = Table(title="cargoguard bench (one worker, embedded broker)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("events", f"{result.events:,}")
+    table.add_row("throughput", f"{result.events_per_s:,.0f} events/s ({result.seconds:.1f} s)")
+    table.add_row("alerts raised", f"{result.alerts:,}")
+    table.add_row("event-to-alert p50", ms(result.latency_p50_ms))
+    table.add_row("event-to-alert p99", ms(result.latency_p99_ms))
+    table.add_row("alerts timed", f"{result.latency_alerts:,}")
+    table.add_row("exit decision after skew, p50", ms(result.exit_decision_delay_p50_ms))
+    table.add_row("peak RSS (worker)", f"{result.peak_rss_mb:,.0f} MiB")
+    table.add_row("partitions / CPUs", f"{result.partitions} / {result.cpus}")
+    Console().print(table)

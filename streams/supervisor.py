@@ -85,7 +85,7 @@ def run_up(settings: Settings, demo: bool, demo_rate: float, console: Console) -
         base = f"http://{settings.web_host}:{settings.web_port}"
         console.print(f"[green]worker[/] starting (log: {state_dir / 'worker.log'})")
         wait_until_ready(f"{base}/ready", worker)
-        console.print(f"[green]worker[/] ready: {base}/health  {base}/metrics")
+        console.print(f"[green]worker[/] ready: control room {base}/control-room/  metrics {base}/metrics")
         if demo:
             feed = subprocess.Popen(cargoguard_command("simulate", "--rate", str(demo_rate)),
                                     env=env, stdout=subprocess.DEVNULL,

@@ -16,26 +16,34 @@ from streams.events_json import format_time, to_json_document
 
 SEVERITY_STYLE = {"LOW": "cyan", "MEDIUM": "yellow", "HIGH": "bold red", "CRITICAL": "bold white on red"}
 TABLE_ROWS = 25
+# Terminals at least this wide get the score and office columns too.
+WIDE_TERMINAL = 140
 
 
-def alert_table(alerts: Iterable[dict[str, Any]]) -> Table:
-    """A table of alerts, newest first."""
+def alert_table(alerts: Iterable[dict[str, Any]], width: int = 160) -> Table:
+    """A table of alerts, newest first; narrow terminals drop the score and office."""
+    wide = width >= WIDE_TERMINAL
     table = Table(title="cargoguard alerts", expand=True)
-    for column, style in (("event time", "dim"), ("severity", None), ("score", None),
-                          ("rule", "bold"), ("office", None), ("subject", None),
-                          ("explanation", None)):
-        table.add_column(column, style=style, overflow="fold")
+    table.add_column("event time (UTC)", style="dim", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    if wide:
+        table.add_column("score", no_wrap=True)
+    table.add_column("rule", style="bold", no_wrap=True)
+    if wide:
+        table.add_column("office", no_wrap=True)
+    table.add_column("subject", no_wrap=True)
+    table.add_column("explanation", ratio=1, overflow="fold")
     for alert in alerts:
         severity = alert["severity"]
-        table.add_row(
-            format_time(alert["event_time"])[:19].replace("T", " "),
-            f"[{SEVERITY_STYLE[severity]}]{severity}[/]",
-            str(alert["score"]),
-            alert["rule_id"],
-            alert["office_code"],
-            f"{alert['subject_type'].lower()} {alert['subject_id']}",
-            alert["explanation"],
-        )
+        cells = [format_time(alert["event_time"])[5:19].replace("T", " "),
+                 f"[{SEVERITY_STYLE[severity]}]{severity}[/]"]
+        if wide:
+            cells.append(str(alert["score"]))
+        cells.append(alert["rule_id"])
+        if wide:
+            cells.append(alert["office_code"])
+        cells += [f"{alert['subject_type'].lower()} {alert['subject_id']}", alert["explanation"]]
+        table.add_row(*cells)
     return table
 
 
@@ -44,7 +52,7 @@ def show_live_table(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter,
     """Render a live table until the alert stream ends; return how many alerts were shown."""
     newest: OrderedDict[str, dict[str, Any]] = OrderedDict()
     shown = 0
-    with Live(alert_table([]), console=console, refresh_per_second=4) as live:
+    with Live(alert_table([], console.width), console=console, refresh_per_second=4) as live:
         for alert in alerts:
             if not alert_filter.accepts(alert):
                 continue
@@ -56,7 +64,7 @@ def show_live_table(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter,
             while len(newest) > TABLE_ROWS:
                 newest.popitem(last=False)
             shown += 1
-            live.update(alert_table(reversed(newest.values())))
+            live.update(alert_table(reversed(newest.values()), console.width))
     return shown
 
 

@@ -144,13 +144,19 @@ def replay(ctx: click.Context, files: tuple[Path, ...], rate: float | None, spee
 @click.option("--rate", type=float, default=20.0, show_default=True, help="Events per second.")
 @click.option("--duration", type=float, help="Seconds of traffic (default: until Ctrl-C, or 1 h with --out).")
 @click.option("--out", type=click.Path(path_type=Path), help="Write JSON Lines here instead of publishing.")
+@click.option("--pattern-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Share of stories that are planted smuggling patterns.")
+@click.option("--time-scale", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Live only: story gaps are divided by this (60: an hour in port passes in a minute).")
 @click.pass_context
-def simulate(ctx: click.Context, seed: int, rate: float, duration: float | None, out: Path | None) -> None:
+def simulate(ctx: click.Context, seed: int, rate: float, duration: float | None, out: Path | None,
+             pattern_rate: float, time_scale: float) -> None:
     """Generate labelled synthetic traffic with planted smuggling patterns."""
     from streams.simulate import run_simulate
 
     settings = settings_from(ctx)
-    run_simulate(settings, seed=seed, rate=rate, duration_s=duration, out=out)
+    run_simulate(settings, seed=seed, rate=rate, duration_s=duration, out=out, pattern_rate=pattern_rate,
+                 time_scale=time_scale)
 
 
 @cli.command()

@@ -19,8 +19,6 @@ from streams.traffic import SimulatedEvent, SimulationConfig, generate
 # Files start on a fixed Monday so the same seed always gives the same file.
 FILE_START_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
 FILE_DURATION_S = 3600.0
-# Live, story gaps shrink 60-fold: an hour in port passes in a minute of demo.
-LIVE_TIME_SCALE = 60.0
 
 
 def json_line(event: SimulatedEvent) -> str:
@@ -59,18 +57,19 @@ def publish_live(events: Iterable[SimulatedEvent], publisher: EventPublisher) ->
 
 
 def run_simulate(settings: Settings, seed: int, rate: float, duration_s: float | None,
-                 out: Path | None) -> None:
+                 out: Path | None, pattern_rate: float = 0.05, time_scale: float = 60.0) -> None:
     """Generate traffic: to ``out`` if given, else live onto the input topics."""
     console = Console(stderr=True)
     if out is not None:
         config = SimulationConfig(seed=seed, start_ms=FILE_START_MS,
-                                  duration_s=duration_s or FILE_DURATION_S, rate=rate)
+                                  duration_s=duration_s or FILE_DURATION_S, rate=rate,
+                                  pattern_rate=pattern_rate)
         count = write_jsonl(generate(config), out)
         console.print(f"wrote {count} events to {out}")
         return
     # Without a duration, a day of stories: in effect until Ctrl-C.
     config = SimulationConfig(seed=seed, start_ms=wall_ms(), duration_s=duration_s or 86_400.0,
-                              rate=rate, time_scale=LIVE_TIME_SCALE)
+                              rate=rate, pattern_rate=pattern_rate, time_scale=time_scale)
     with EventPublisher(settings) as publisher:
         console.print(f"publishing simulated traffic at about {rate:g} events/s; Ctrl-C stops")
         try:

@@ -29,6 +29,10 @@ from streams.settings import Settings
 from streams.topics import create_topics
 
 READY_TIMEOUT_S = 120.0
+# The demo plants more patterns than real traffic has, so alerts show early.
+DEMO_PATTERN_RATE = 0.2
+# ... and runs stories 300 times faster than life: an hour in port in 12 s.
+DEMO_TIME_SCALE = 300.0
 
 
 def cargoguard_command(*args: str) -> list[str]:
@@ -87,7 +91,9 @@ def run_up(settings: Settings, demo: bool, demo_rate: float, console: Console) -
         wait_until_ready(f"{base}/ready", worker)
         console.print(f"[green]worker[/] ready: control room {base}/control-room/  metrics {base}/metrics")
         if demo:
-            feed = subprocess.Popen(cargoguard_command("simulate", "--rate", str(demo_rate)),
+            feed = subprocess.Popen(cargoguard_command("simulate", "--rate", str(demo_rate),
+                                                       "--pattern-rate", str(DEMO_PATTERN_RATE),
+                                                       "--time-scale", str(DEMO_TIME_SCALE)),
                                     env=env, stdout=subprocess.DEVNULL,
                                     stderr=stack.enter_context((state_dir / "demo.log").open("wb")),
                                     start_new_session=True)

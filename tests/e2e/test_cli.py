@@ -1,0 +1,125 @@
+"""The command line against the embedded broker, as a user types it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from streams.broker import free_port, port_is_open
+from tests.builders import declaration, gate_event, next_id
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def cargoguard(*args, settings=None, timeout=120):
+    env = {**os.environ, **(settings.as_env() if settings else {})}
+    return subprocess.run([sys.executable, "-m", "streams", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def processes_mentioning(text):
+    """Pids of processes whose command line contains ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_up_demo_runs_everything_and_ctrl_c_stops_everything(tmp_path):
+    broker_port, web_port = free_port(), free_port()
+    env = {**os.environ, "CARGOGUARD_BROKER": f"127.0.0.1:{broker_port}",
+           "CARGOGUARD_WEB_PORT": str(web_port), "CARGOGUARD_DATA_DIR": str(tmp_path / "state"),
+           "COLUMNS": "160"}
+    up = subprocess.Popen([sys.executable, "-m", "streams", "up", "--demo", "--rate", "100"], cwd=REPO,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = up.stdout.readline()
+            assert line, "cargoguard up exited:\n" + "".join(lines)
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        output = "".join(lines)
+        assert f"127.0.0.1:{broker_port}" in output
+        assert f"http://127.0.0.1:{web_port}/control-room/" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/ready") as response:
+            assert response.status == 200
+        deadline = time.monotonic() + 60
+        routed = 0.0
+        while routed == 0.0 and time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics") as response:
+                text = response.read().decode()
+            routed = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                         if line.startswith("cargoguard_events_total{"))
+            time.sleep(0.5)
+        assert routed > 0, "the demo traffic never reached the worker"
+        assert processes_mentioning(f"tcp://127.0.0.1:{broker_port}")
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=60)
+    assert code == 0, up.stdout.read()
+    time.sleep(1)
+    assert not port_is_open("127.0.0.1", broker_port), "the broker still listens"
+    assert not port_is_open("127.0.0.1", web_port), "the worker still listens"
+    assert processes_mentioning(f"tcp://127.0.0.1:{broker_port}") == []
+
+
+def test_topics_create_is_idempotent(deployment):
+    settings = deployment().settings.model_copy(update={"topic_prefix": f"t{next_id('x').lower()}."})
+    first = cargoguard("topics", "create", settings=settings)
+    assert first.returncode == 0, first.stderr
+    assert f"created  {settings.topic_prefix}declarations" in first.stdout
+    second = cargoguard("topics", "create", settings=settings)
+    assert f"exists   {settings.topic_prefix}alerts" in second.stdout
+    assert "created" not in second.stdout
+
+
+def test_alerts_command_prints_json_lines_and_filters(deployment):
+    deployed = deployment()
+    deployed.start_worker()
+    doc = next_id("BL")
+    deployed.publish([("declaration", declaration(transport_doc_no=doc)),
+                      ("gate_event", gate_event("IN", transport_doc_no=doc, seal_intact=False))])
+    deployed.read_topic("alerts", "alert", until=lambda seen: len(seen) >= 1, timeout_s=60)
+    shown = cargoguard("alerts", "--json", "--from-beginning", "--timeout", "3", settings=deployed.settings)
+    assert shown.returncode == 0, shown.stderr
+    (alert,) = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert (alert["rule_id"], alert["subject_id"], alert["severity"]) == ("SEAL_BROKEN", doc, "HIGH")
+    assert alert["event_time"].endswith("Z")
+    filtered = cargoguard("alerts", "--json", "--from-beginning", "--timeout", "3", "--severity", "critical",
+                          settings=deployed.settings)
+    assert filtered.stdout == ""
+    other_office = cargoguard("alerts", "--json", "--from-beginning", "--timeout", "3", "--office", "XX",
+                              settings=deployed.settings)
+    assert other_office.stdout == ""
+
+
+def test_replay_names_the_bad_line_and_field_without_a_traceback(deployment, tmp_path):
+    deployed = deployment()
+    good = json.dumps({"kind": "gate_event", "event_id": "g1", "event_time": "2026-01-05T00:00:00Z",
+                       "office_code": "O", "gate_id": "G", "direction": "IN", "vehicle_plate": "P",
+                       "scan_result": "CLEAR"})
+    bad = good.replace('"IN"', '"SIDEWAYS"').replace("g1", "g2")
+    path = tmp_path / "events.jsonl"
+    path.write_text(good + "\n" + bad + "\n")
+    result = cargoguard("replay", str(path), settings=deployed.settings)
+    assert result.returncode == 1
+    assert f"error: {path}:2: gate_event direction: 'SIDEWAYS' is not one of IN, OUT" in result.stderr
+    assert "Traceback" not in result.stderr
+    skipped = cargoguard("replay", "--skip-invalid", str(path), settings=deployed.settings)
+    assert skipped.returncode == 0
+    assert "published 1 events" in skipped.stdout and "skipped 1 bad lines" in skipped.stdout

@@ -22,6 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check streams agents schemas tests
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -16,9 +16,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.streams import Stream
+from faust.types import ChannelT
 
 from agents.rules import seal_broken
 from agents.subjects.routes import LinkMemory, routes_for
@@ -52,9 +54,9 @@ class Router:
         topic = app.topic(*self.feeds, key_serializer="raw", value_serializer="raw")
         app.agent(topic, name="cargoguard.router")(self.run)
         app.timer(settings.progress_interval_s, name="cargoguard.progress")(self.report_progress)
-        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
 
-    async def _on_assigned(self, app: faust.App, assigned: Any, **_: Any) -> None:
+    async def _on_assigned(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         self.tracker.forget_start_positions()
         self.runtime.assigned_once = True
 
@@ -68,8 +70,8 @@ class Router:
         metrics = self.runtime.metrics
         step_time = metrics.step_seconds.labels("router")
         max_events = self.runtime.settings.batch_max_events
-        manual = stream.noack()
-        buffered = manual.channel.queue
+        manual = cast(Stream, stream).noack()
+        buffered = cast(ChannelT, manual.channel).queue
         events: list[Any] = []
         async for event in manual.events():
             events.append(event)

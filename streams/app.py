@@ -16,7 +16,6 @@ from streams.runtime import RuleHolder, Runtime
 from streams.settings import Settings
 from streams.transport import Transport
 
-
 # Faust pauses every stream while more than 100 table changelog messages
 # wait to be sent; one routed batch updates hundreds of keys at once.
 PRODUCER_BUFFER_MAX_MESSAGES = 20_000

@@ -35,7 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.rules.config import load_rule_book
-from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE, skew_ms
+from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE
+from agents.rules.exit_without_clearance import skew_ms
 from streams.broker import EmbeddedBroker, free_port
 from streams.codec import Codec
 from streams.errors import UserError

@@ -49,11 +49,13 @@ class EventPublisher:
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
                     timestamp_ms: int | None = None) -> None:
         """Queue already-encoded bytes (e.g. a tombstone, or a test's garbage)."""
-        extra = {"timestamp": timestamp_ms} if timestamp_ms is not None else {}
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery,
-                                      **extra)
+                if timestamp_ms is None:
+                    self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                else:
+                    self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery,
+                                          timestamp=timestamp_ms)
                 break
             except BufferError:
                 self.producer.poll(0.05)

@@ -10,9 +10,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.tables.manager import TableManager
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
@@ -58,7 +59,6 @@ class Runtime:
     def build(cls, app: faust.App, settings: Settings, codec: Codec, rules: RuleHolder) -> Runtime:
         """Declare the shared topics on ``app`` and return the runtime."""
         names = TopicNames(settings)
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
         runtime = cls(
             app=app,
             settings=settings,
@@ -66,14 +66,15 @@ class Runtime:
             codec=codec,
             metrics=Metrics(),
             rules=rules,
-            alerts_topic=app.topic(names.public("alerts"), **raw),
-            dead_letter_topic=app.topic(names.public("dead_letter"), **raw),
+            alerts_topic=app.topic(names.public("alerts"), key_serializer="raw", value_serializer="raw"),
+            dead_letter_topic=app.topic(names.public("dead_letter"), key_serializer="raw",
+                                        value_serializer="raw"),
             changelog_writer=ChangelogWriter(app, settings),
         )
         for kind in INTERNAL_TOPICS:
             runtime.internal_topics[kind] = app.topic(
                 names.internal(kind), partitions=settings.partitions, internal=True,
-                replicas=settings.replication_factor, **raw,
+                replicas=settings.replication_factor, key_serializer="raw", value_serializer="raw",
             )
         return runtime
 
@@ -84,7 +85,7 @@ class Runtime:
             self.assigned_once
             and not app.rebalancing
             and not app.in_recovery
-            and app.tables.recovery.completed.is_set()
+            and cast(TableManager, app.tables).recovery.completed.is_set()
         )
 
     async def send_alerts(self, to_send: Iterable[tuple[Finding, int]]) -> list[Awaitable[Any]]:

@@ -155,4 +155,6 @@ def load_settings(**overrides: Any) -> Settings:
             raise FileNotFoundError(f"CARGOGUARD_SETTINGS_FILE={settings_file}: no such file")
     else:
         env_file = DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
-    return Settings(_env_file=env_file, **{k: v for k, v in overrides.items() if v is not None})
+    # _env_file is pydantic-settings' per-instance file argument (not a field).
+    return Settings(_env_file=env_file,  # type: ignore[call-arg]
+                    **{k: v for k, v in overrides.items() if v is not None})

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
 import faust
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
-from faust.types import TP
+from faust.types import TP, EventT, StoreT, TableT
 
 from streams.settings import Settings
 
@@ -85,7 +85,7 @@ class ChangelogWriter:
         self.settings = settings
         self._producer: aiokafka.AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
-        app.on_before_shutdown.connect(self._on_shutdown)
+        app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
 
     async def _ensure_producer(self) -> aiokafka.AIOKafkaProducer:
         async with self._starting:
@@ -122,7 +122,7 @@ class ChangelogWriter:
             offsets.extend(range(base, base + count))
         return offsets
 
-    async def _on_shutdown(self, app: faust.App, **_: Any) -> None:
+    async def _on_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -143,7 +143,7 @@ class StagedTable:
     deletes the key); ``decode`` turns stored bytes back into a value.
     """
 
-    def __init__(self, writer: ChangelogWriter, table: faust.Table,
+    def __init__(self, writer: ChangelogWriter, table: TableT,
                  encode: Callable[[Any], bytes | None], decode: Callable[[bytes], Any],
                  cache_entries: int) -> None:
         self.writer = writer
@@ -192,7 +192,9 @@ class StagedTable:
             offsets = await self.writer.write(topic, partition, list(changes.items()))
             records = [_ChangelogRecord(_Message(topic, partition, offset, key, value))
                        for (key, value), offset in zip(changes.items(), offsets, strict=True)]
-            self.table.data.apply_changelog_batch(records, _identity, _identity)
+            # Duck-typed changelog events: the store reads only .key, .value and .message.
+            store = cast(StoreT, self.table.data)
+            store.apply_changelog_batch(cast(Iterable[EventT], records), _identity, _identity)
         for key, value in encoded.items():
             staged.entries[key].stored = value
         staged.dirty.clear()

@@ -22,12 +22,13 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import faust
 import orjson
+from faust.streams import Stream
 
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from streams.alerts import new_versions
@@ -53,7 +54,7 @@ class SubjectKind(Generic[S]):
     """A subject kind's pure parts, as the plumbing calls them."""
 
     name: str
-    load: Callable[[Mapping[str, Any]], S]
+    load: Callable[[dict[str, Any]], S]
     process: Callable[[S | None, str, Sequence[RoutedEvent], Context], tuple[S, Outcome]]
     is_empty: Callable[[S], bool]
 
@@ -123,7 +124,7 @@ class SubjectAgent(Generic[S]):
         self.stages: dict[int, PartitionStage] = {}
         self.generation = 0
         self.stream: faust.StreamT[bytes] | None = None
-        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
 
     def _encode_state(self, state: S | None) -> bytes | None:
@@ -134,7 +135,7 @@ class SubjectAgent(Generic[S]):
     def _decode_state(self, raw: bytes) -> S:
         return self.kind.load(orjson.loads(raw))
 
-    async def _on_revoked(self, app: faust.App, revoked: Any, **_: Any) -> None:
+    async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a
         # rebalance: the unacknowledged batches come again and rebuild what
         # was staged, from the last checkpoint.
@@ -146,7 +147,7 @@ class SubjectAgent(Generic[S]):
     async def run(self, stream: faust.StreamT[bytes]) -> None:
         """The agent: one routed batch per message; no error ever escapes."""
         step = self.runtime.metrics.step_seconds.labels(self.kind.name)
-        self.stream = stream.noack()
+        self.stream = cast(Stream, stream).noack()
         async for event in self.stream.events():
             started = time.perf_counter()
             message = event.message

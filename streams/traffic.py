@@ -216,6 +216,7 @@ class TrafficGenerator:
     # --- building blocks -------------------------------------------------------
 
     def items(self, goods: Goods, lines: int) -> list[dict[str, Any]]:
+        """Declaration items of ``goods`` at a realistic price per kilogram."""
         items = []
         for _ in range(lines):
             quantity = float(self.rng.randint(10, 2000))
@@ -229,6 +230,7 @@ class TrafficGenerator:
     def declaration(self, office: Office, doc: str, importer: str, items: list[dict[str, Any]],
                     containers: list[str], channel: str = "STANDARD",
                     declarant: str | None = None) -> dict[str, Any]:
+        """A lodged import declaration (gross weight a little over the items' net weight)."""
         net = sum(i["net_weight_kg"] for i in items)
         return {
             "event_id": self.ids.next("EV-D"),
@@ -256,6 +258,7 @@ class TrafficGenerator:
 
     def manifest(self, office: Office, declaration: dict[str, Any], weight_kg: float,
                  packages: int) -> dict[str, Any]:
+        """The carrier's manifest line for a declaration's transport document."""
         item = declaration["items"][0]
         return {
             "event_id": self.ids.next("EV-M"),
@@ -278,6 +281,7 @@ class TrafficGenerator:
 
     def gate(self, office: Office, direction: str, plate: str, *, doc: str | None = None,
              container: str | None = None, seal_intact: bool | None = True) -> dict[str, Any]:
+        """A gate passage; seals are read on containers only."""
         return {
             "event_id": self.ids.next("EV-G"),
             "event_time": 0,
@@ -351,6 +355,7 @@ class TrafficGenerator:
 
     def parcel_declaration(self, story: _Story, office: Office, buyer: str, value: float,
                            offset: float) -> None:
+        """A parcel declaration lodged at ``offset`` and cleared soon after."""
         goods = self.rng.choice(PARCEL_GOODS)
         weight = round(self.rng.uniform(0.2, 3.0), 2)
         item = {"hs_code": goods.hs_code, "description": goods.description,

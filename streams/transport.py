@@ -31,11 +31,11 @@ and the larger figure wins; against Apache Kafka both agree.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
-
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -76,7 +76,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     async def _ensure_probe(self) -> aiokafka.AIOKafkaConsumer:
         if self._probe is None:
-            transport = self.transport
+            transport = cast(faust_aiokafka.Transport, self.transport)
             conf = self.app.conf
             probe = aiokafka.AIOKafkaConsumer(
                 bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
@@ -121,15 +121,13 @@ class Consumer(faust_aiokafka.Consumer):
             active_partitions = (
                 None if self.app.client_only else self._get_active_partitions()
             )
-            records: dict[Any, Any] = {}
+            records: Mapping[Any, Any] = {}
             if self.app.client_only or active_partitions:
                 records = await self._getmany(active_partitions=active_partitions, timeout=timeout)
             else:
                 self._buffer_drained.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._buffer_drained.wait(), timeout)
-                except asyncio.TimeoutError:
-                    pass
             return records, active_partitions
         finally:
             self.not_waiting_next_records.set()

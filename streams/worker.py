@@ -30,8 +30,8 @@ def tune_garbage_collector() -> None:
 
 
 def run_worker(settings: Settings, ensure_topics: bool = True) -> None:
-    tune_garbage_collector()
     """Run a worker until SIGINT/SIGTERM; creates missing topics first unless told not to."""
+    tune_garbage_collector()
     wait_for_broker(settings)
     if ensure_topics:
         create_topics(settings)

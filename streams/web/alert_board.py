@@ -112,5 +112,5 @@ class AlertTail:
 
 
 def tail_credentials(conf: Any) -> Mapping[str, Any]:
-    """aiokafka security arguments from a Faust app's configuration."""
+    """Aiokafka security arguments from a Faust app's configuration."""
     return credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)

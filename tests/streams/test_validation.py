@@ -47,5 +47,5 @@ def test_manifest_and_gate_problems():
         validate("manifest", manifest("BL1", package_count=-1), LATEST)
     with pytest.raises(InvalidEvent, match="container_no is empty"):
         validate("gate_event", gate_event(container_no=""), LATEST)
-    with pytest.raises(InvalidEvent, match="cargo_weight_kg is -1.0"):
+    with pytest.raises(InvalidEvent, match=r"cargo_weight_kg is -1\.0"):
         validate("gate_event", gate_event(cargo_weight_kg=-1.0), LATEST)

@@ -1,12 +1,24 @@
 """Synthetic customs traffic with planted smuggling patterns: a pure, seeded generator.
 
 Traffic is made of stories, each the life of one shipment or one buyer's
-parcels: a declaration lodged and cleared, the carrier's manifest, the truck
-or container through the gates. Stories start at random (more by day than
-by night) at three offices: a seaport, an airport express hub and a land
-border. A share of stories are planted patterns; every event of a planted
-story carries a label naming the rule that should fire and its subject.
-Labels never reach a topic: ``simulate --out`` writes them beside the event.
+parcels: the carrier's manifest, a declaration lodged (sometimes amended) and
+cleared, the trucks through the gates. Stories start at random, more by day
+than by night, at three offices: a seaport (containers, bills of lading), an
+airport express hub (air waybills, e-commerce and express parcels) and a land
+border (trucks with CMRs, some with containers).
+
+A share of stories are planted patterns: a clean story bent in one place. Every
+event of a planted story carries a label naming the rule that must fire and the
+subject its alert names; clean stories must raise nothing. Labels never reach a
+topic: ``simulate --out`` writes them beside the event.
+
+``STORY_KINDS`` is the registry: one builder function per kind of story and
+its weight. A new pattern is a new function and a new row.
+
+Identifiers that the worker keys state on (event, declaration, manifest and
+transport document numbers, containers, buyers) come from a source seeded with
+the seed *and* the start time, so two live runs never share a shipment; every
+other choice comes from the seed alone.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import heapq
 import itertools
 import math
 import random
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,24 +36,107 @@ MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
-# Traffic follows the day: intensity between NIGHT_SHARE and 1 of the peak, peaking at 14:00 UTC.
+# --- traffic volume ------------------------------------------------------------
+# Daily rhythm, in the offices' local time (all three are in Vietnam, UTC+7):
+# the story rate swings between NIGHT_SHARE of the peak and the peak at PEAK_LOCAL_HOUR.
+OFFICE_UTC_OFFSET_H = 7
+PEAK_LOCAL_HOUR = 14
 NIGHT_SHARE = 0.3
-PEAK_HOUR = 14
-# Clean declarations stay within this fraction of the manifest weight (the rule's tolerance is 10 %).
-CLEAN_WEIGHT_SPREAD = 0.02
-# Planted weight mismatches are at least this far off.
-MISMATCH_MIN_OFF = 0.35
-# For the story rate: events per story on average (cargo ~6, parcel 2) and the
-# average of the daily intensity curve.
-MEAN_EVENTS_PER_STORY = 3.9
+# The mean of that daily curve, to turn the daily average rate into a peak rate.
 MEAN_INTENSITY = (1 + NIGHT_SHARE) / 2
-# E-commerce values (USD): log-normal around ~45 USD, some above the 40 USD de minimis.
-PARCEL_VALUE_MU, PARCEL_VALUE_SIGMA = math.log(45), 0.9
+# The story rate follows the running mean of events per story; until enough
+# stories are known it leans on this prior (about a 50/50 cargo/parcel mix).
+PRIOR_EVENTS_PER_STORY = 4.0
+PRIOR_STORIES = 50
+
+# --- cargo shipments -------------------------------------------------------------
+# Clean declarations stay within this fraction of the manifest weight: well inside
+# the rule's 10 %, and within 3 % even after rounding to 0.1 kg.
+CLEAN_WEIGHT_SPREAD = 0.025
+# Gross weight over net weight: cartons, pallets, wrapping.
+PACKAGING_FACTOR = (1.03, 1.10)
+# Unit prices scatter log-normally around the goods' median, clipped so clean
+# traffic never looks undervalued (the rule's bar is 0.3 x the median).
+PRICE_SIGMA = 0.2
+PRICE_FACTOR_RANGE = (0.6, 1.6)
+ITEM_LINES = (1, 3)
+# Relative weights of a declaration's lines.
+ITEM_SHARE_RANGE = (0.5, 1.5)
+# The declaration follows the manifest by this many hours, except for the share
+# of brokers who lodge before the carrier files the manifest.
+LODGE_AFTER_MANIFEST_H = (0.5, 6.0)
+DECLARATION_FIRST_SHARE = 0.25
+# Some declarations are amended (upwards: a clean amendment never lowers the value).
+AMEND_SHARE = 0.15
+AMEND_AFTER_H = (0.2, 2.0)
+AMEND_VALUE_FACTOR = (1.0, 1.1)
+# Goods reach the gate this long after both documents are filed.
+ARRIVAL_AFTER_DOCS_H = (1.0, 6.0)
+# Trucks leave this long after clearance.
+DEPART_AFTER_CLEARANCE_MIN = (10.0, 120.0)
+# A sea shipment's containers, one truck each, pass the gate this far apart.
+SEA_CONTAINERS = (1, 3)
+TRUCK_SPACING_MIN = (2.0, 15.0)
+# How gate events name the shipment: IN names the container (and sometimes the
+# document); OUT names only the container, the container and the document, or
+# only the document (the container number was not read).
+IN_NAMES_DOC_SHARE = 0.3
+OUT_CONTAINER_ONLY_SHARE = 0.5
+OUT_DOC_ONLY_SHARE = 0.2
+# Share of containers the scanner looks into.
+SCANNED_SHARE = 0.6
+# Land-border trucks carrying a container rather than a sealed box body.
+BORDER_CONTAINER_SHARE = 0.6
+
+# --- parcels ---------------------------------------------------------------------
+# E-commerce values (USD): log-normal around ~45 USD, a little over half under the
+# 40 USD de minimis.
+PARCEL_VALUE_MEDIAN_USD = 45.0
+PARCEL_VALUE_SIGMA = 0.9
+PARCEL_WEIGHT_KG = (0.2, 3.0)
+PARCEL_CLEARED_AFTER_MIN = (5.0, 90.0)
+EXPRESS_SHARE = 0.3
+# Clean repeat buyers: at most REPEAT_MAX_CHEAP parcels under the de minimis, so
+# they never reach the rule's 4, plus a few dearer ones, within REPEAT_SPAN_H.
+DE_MINIMIS_USD = 40.0
+REPEAT_MAX_CHEAP = 3
+REPEAT_CHEAP_VALUE_USD = (1.0, DE_MINIMIS_USD - 1)
+REPEAT_MAX_DEAR = 2
+REPEAT_SPAN_H = 20.0
+REPEAT_DEAR_VALUE_USD = (45.0, 400.0)
+
+# --- planted patterns ------------------------------------------------------------
+# SPLIT_SHIPMENT: 4-8 parcels, each under 40 USD; 4 x 21 > 80, so any draw sums over 80.
+SPLIT_PARCELS = (4, 8)
+SPLIT_VALUE_USD = (21.0, 39.5)
+SPLIT_GAP_MIN = (5.0, 45.0)
+# MANIFEST_MISMATCH: declared weight / manifest weight outside 1 +- 0.35, with margin.
+MISMATCH_HEAVY_FACTOR = (1.36, 1.8)
+MISMATCH_LIGHT_FACTOR = (0.35, 0.64)
+MISMATCH_PACKAGES = (1, 20)
+
+# --- identifiers -----------------------------------------------------------------
+# Container serials walk a permutation of 0..999999 (the stride is coprime with
+# 10**6), so a run never repeats a container before a million per owner.
+CONTAINER_SERIALS = 1_000_000
+CONTAINER_STRIDE = 387_433
+RUN_TAG_LENGTH = 4
+RUN_TAG_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+BUYER_ID_RANGE = (10**11, 10**12)  # 12-digit citizen identity numbers
+COMPANY_ID_RANGE = (10**9, 10**10)  # 10-digit tax codes
+IMPORTER_POOL = 2000
+DECLARANT_POOL = 400
 
 
 @dataclass(frozen=True, slots=True)
 class SimulationConfig:
-    """What to generate."""
+    """What to generate.
+
+    Stories start during ``duration_s`` seconds of event time from ``start_ms``
+    (``math.inf``: without end) and are always emitted whole, so their last
+    events come later. ``rate`` is the daily average of events per second;
+    ``time_scale`` divides every gap inside a story (60: hours become minutes).
+    """
 
     seed: int
     start_ms: int
@@ -49,241 +145,333 @@ class SimulationConfig:
     pattern_rate: float = 0.05
     time_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        if not self.rate > 0:
+            raise ValueError(f"rate must be positive, not {self.rate}")
+        if not self.duration_s >= 0:
+            raise ValueError(f"duration_s must not be negative, not {self.duration_s}")
+        if not 0 <= self.pattern_rate <= 1:
+            raise ValueError(f"pattern_rate must be between 0 and 1, not {self.pattern_rate}")
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale must be positive, not {self.time_scale}")
+
 
 @dataclass(frozen=True, slots=True)
 class SimulatedEvent:
-    """One generated event; ``label`` is set on planted stories only."""
+    """One generated event: an Avro-ready record and, on planted stories only, its label.
+
+    A label is ``{"pattern": rule id, "subject_type": ..., "subject_id": ...}``:
+    the alert the story must raise.
+    """
 
     kind: str
     record: dict[str, Any]
     label: dict[str, str] | None
 
 
+# --- the world ---------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Office:
-    """A customs office and its gates."""
+    """A customs office, its gates and how its cargo moves."""
 
     code: str
+    locode: str
     mode: str
     gates: tuple[str, ...]
-    containerised: bool
+    carriers: tuple[str, ...]
+    origins: tuple[str, ...]
+    gross_kg_per_vehicle: tuple[float, float]
+    clearance_h: tuple[float, float]
 
 
-OFFICES = {
-    "seaport": Office("VNCLI01", "SEA", ("SEA-G1", "SEA-G2", "SEA-G3", "SEA-G4"), True),
-    "airport": Office("VNSGN02", "AIR", ("AIR-G1", "AIR-G2"), False),
-    "border": Office("VNLSN01", "ROAD", ("LND-G1", "LND-G2", "LND-G3"), True),
-}
+SEAPORT = Office("VNCLI01", "VNCLI", "SEA", ("SEA-G1", "SEA-G2", "SEA-G3", "SEA-G4"),
+                 ("MEDU", "MAEU", "CMDU", "HLCU", "OOLU", "EGLV"),
+                 ("CNSHA", "CNNGB", "SGSIN", "KRPUS", "HKHKG", "JPTYO", "THLCH"), (4_000, 24_000), (1, 12))
+AIRPORT = Office("VNSGN02", "VNSGN", "AIR", ("AIR-G1", "AIR-G2"),
+                 ("CX", "SQ", "VN", "KE", "CI"),
+                 ("HKHKG", "KRICN", "JPNRT", "CNPVG", "SGSIN", "DEFRA", "USLAX"), (40, 1_500), (0.5, 4))
+BORDER = Office("VNLSN01", "VNLSN", "ROAD", ("LND-G1", "LND-G2", "LND-G3"),
+                ("VTRANS", "SGL", "GXLOG", "PXTRUCK"),
+                ("CNPXG", "CNNNG", "LAVTE", "KHPNH"), (2_000, 18_000), (0.25, 3))
+OFFICES = (SEAPORT, AIRPORT, BORDER)
+# Air waybill numbers start with the airline's three-digit prefix.
+AWB_PREFIXES = {"CX": "160", "SQ": "618", "VN": "738", "KE": "180", "CI": "297"}
+# Container owner prefixes (ISO 6346, category U).
+CONTAINER_OWNERS = ("MSCU", "MAEU", "CMAU", "HLXU", "OOLU", "EGHU", "TGHU", "TCNU")
 
 
 @dataclass(frozen=True, slots=True)
 class Goods:
-    """A kind of goods with a realistic price per kilogram."""
+    """A kind of goods and its realistic median price, unit weight and package size."""
 
     hs_code: str
     description: str
     unit: str
-    usd_per_kg: tuple[float, float]
+    usd_per_kg: float
     kg_per_unit: float
+    kg_per_package: float
 
 
 GOODS = (
-    Goods("85044090", "power adapters", "pcs", (8, 20), 0.25),
-    Goods("61091000", "cotton t-shirts", "pcs", (6, 15), 0.2),
-    Goods("64039990", "leather shoes", "pair", (15, 40), 0.9),
-    Goods("84713000", "laptops", "pcs", (150, 400), 2.2),
-    Goods("39269099", "plastic articles", "kg", (2, 6), 1.0),
-    Goods("94036000", "wooden furniture", "pcs", (3, 8), 25.0),
-    Goods("87089999", "vehicle parts", "kg", (5, 15), 1.0),
-    Goods("30049099", "medicaments", "kg", (40, 200), 1.0),
-    Goods("09011100", "coffee beans", "kg", (2, 5), 1.0),
-    Goods("72085100", "steel plates", "kg", (0.5, 1.2), 1.0),
-    Goods("85171300", "smartphones", "pcs", (300, 1200), 0.4),
-    Goods("95030000", "toys", "pcs", (5, 15), 0.5),
+    Goods("85044090", "power adapters", "pcs", 12.0, 0.25, 10.0),
+    Goods("61091000", "cotton t-shirts", "pcs", 10.0, 0.2, 15.0),
+    Goods("64039990", "leather shoes", "pair", 25.0, 0.9, 12.0),
+    Goods("84713020", "laptops", "pcs", 250.0, 2.2, 15.0),
+    Goods("392690", "plastic articles", "kg", 4.0, 1.0, 25.0),
+    Goods("94036090", "wooden furniture", "pcs", 5.0, 25.0, 50.0),
+    Goods("8708999990", "vehicle parts", "kg", 9.0, 1.0, 20.0),
+    Goods("30049099", "medicaments", "kg", 90.0, 1.0, 8.0),
+    Goods("09011110", "coffee beans", "kg", 3.5, 1.0, 60.0),
+    Goods("72085100", "steel plates", "kg", 0.8, 1.0, 1000.0),
+    Goods("85171300", "smartphones", "pcs", 600.0, 0.4, 8.0),
+    Goods("950300", "toys", "pcs", 9.0, 0.5, 10.0),
 )
-PARCEL_GOODS = (GOODS[1], GOODS[2], GOODS[11], GOODS[0])
-ORIGINS = ("CN", "CN", "CN", "VN", "KR", "JP", "TH", "US", "DE", "IN", "MY", "ID")
-CONTAINER_OWNERS = ("MSCU", "MAEU", "CMAU", "HLXU", "OOLU", "EGLV", "TGHU")
-CARRIERS = {"SEA": ("MSC", "MAERSK", "CMA-CGM"), "AIR": ("VN-AIR", "DHL", "FEDEX"), "ROAD": ("VTRANS", "SGL")}
-PORTS = {"SEA": ("CNSHA", "SGSIN", "KRPUS", "HKHKG"), "AIR": ("HKG", "ICN", "NRT", "PVG"),
-         "ROAD": ("CNPXG", "KHPNH", "LAVTE")}
+PARCEL_GOODS = tuple(g for g in GOODS if g.description in
+                     ("power adapters", "cotton t-shirts", "leather shoes", "toys", "smartphones"))
+# Repeats weight the draw: most goods come from China.
+ORIGINS = ("CN", "CN", "CN", "CN", "VN", "KR", "JP", "TH", "US", "DE", "IN", "MY", "ID", "TW")
+PARCEL_ORIGINS = ("CN", "CN", "CN", "KR", "US", "JP")
+PLATFORM_DECLARANTS = ("SHOPEE-VN", "LAZADA-VN", "TIKI-VN", "TEMU-VN")
+COURIER_DECLARANTS = ("DHL-VN", "FEDEX-VN", "UPS-VN", "EMS-VN")
+# Vietnamese plates: a two-digit province code, a series letter, five digits.
+PLATE_PROVINCES = (11, 99)
+PLATE_SERIES = "ABCDEFGHKLM"
+
+
+def container_check_digit(prefix: str) -> int:
+    """The ISO 6346 check digit of a container's owner code, category and serial (10 characters)."""
+    total = 0
+    for position, char in enumerate(prefix):
+        if char.isdigit():
+            value = int(char)
+        else:
+            # A=10 upwards, skipping the multiples of 11.
+            value = ord(char) - ord("A") + 10
+            value += (value - 1) // 10
+        total += value << position
+    return total % 11 % 10
+
+
+def daily_intensity(time_ms: float) -> float:
+    """The share of the peak story rate at this moment of the offices' day."""
+    hour = ((time_ms / HOUR) + OFFICE_UTC_OFFSET_H) % 24
+    return NIGHT_SHARE + (1 - NIGHT_SHARE) * (1 + math.cos((hour - PEAK_LOCAL_HOUR) / 24 * 2 * math.pi)) / 2
 
 
 class _Ids:
-    """Readable, unique identifiers from the story's random source."""
+    """Identifiers unique within a run and, through the run tag, across runs."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.counter = itertools.count(1)
-        self.containers: set[str] = set()
+        self.tag = "".join(rng.choice(RUN_TAG_ALPHABET) for _ in range(RUN_TAG_LENGTH))
+        self.serials = itertools.count(1)
+        self.containers = itertools.count()
+        self.container_base = rng.randrange(CONTAINER_SERIALS)
 
-    def next(self, prefix: str) -> str:
-        return f"{prefix}{next(self.counter):07d}"
+    def event_id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def serial(self, prefix: str, separator: str = "") -> str:
+        return f"{prefix}{separator}{self.tag}{next(self.serials):07d}"
 
     def container(self) -> str:
-        while True:
-            number = f"{self.rng.choice(CONTAINER_OWNERS)}{self.rng.randrange(10**7):07d}"
-            if number not in self.containers:
-                self.containers.add(number)
-                return number
+        n = next(self.containers)
+        owner = CONTAINER_OWNERS[n % len(CONTAINER_OWNERS)]
+        serial = (self.container_base + (n // len(CONTAINER_OWNERS)) * CONTAINER_STRIDE) % CONTAINER_SERIALS
+        prefix = f"{owner}{serial:06d}"
+        return f"{prefix}{container_check_digit(prefix)}"
 
-    def plate(self) -> str:
-        return f"{self.rng.randint(11, 99)}{self.rng.choice('ABCDH')}-{self.rng.randrange(10**5):05d}"
+    def buyer(self) -> str:
+        return str(self.rng.randrange(*BUYER_ID_RANGE))
 
 
-@dataclass
-class _Story:
-    """Builds one story's events; ``at`` offsets are scaled by the config's time scale."""
+@dataclass(slots=True)
+class Story:
+    """One story's events while it is built.
 
-    start: int
-    scale: float
-    label: dict[str, str] | None
+    Offsets are story time in ms from the story's start; ``add`` divides them
+    by the time scale, so a story told at time scale 60 takes a sixtieth as long.
+    """
+
+    start_ms: int
+    time_scale: float
+    label: dict[str, str] | None = None
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
-    def at(self, offset_ms: float) -> int:
-        return self.start + int(offset_ms / self.scale)
+    def add(self, offset_ms: float, kind: str, record: dict[str, Any]) -> None:
+        """Schedule ``record`` (a ``kind`` event) at ``offset_ms`` of story time."""
+        record["event_time"] = self.start_ms + int(offset_ms / self.time_scale)
+        self.events.append((record["event_time"], kind, record))
 
-    def add(self, kind: str, time: int, record: dict[str, Any]) -> None:
-        self.events.append((time, kind, record))
+    def plant(self, pattern: str, subject_type: str, subject_id: str) -> None:
+        """Mark the story as a planted pattern: its alert's rule and subject."""
+        self.label = {"pattern": pattern, "subject_type": subject_type, "subject_id": subject_id}
 
 
-class TrafficGenerator:
-    """Turns a ``SimulationConfig`` into events; one instance generates one stream."""
+@dataclass(frozen=True, slots=True)
+class Twist:
+    """How a planted story bends an otherwise clean shipment."""
+
+    # Declared gross weight = manifest weight x this; None: within CLEAN_WEIGHT_SPREAD.
+    weight_factor: float | None = None
+    # Manifest package count minus the declared one (flipped if that would leave none).
+    package_diff: int = 0
+    cleared: bool = True
+    # "IN" or "OUT": the gate passage at which one seal is found broken.
+    broken_seal_at: str | None = None
+
+
+# A scheduled event on the heap: (event time, creation order, kind, record, label).
+_Scheduled = tuple[int, int, str, dict[str, Any], dict[str, str] | None]
+
+
+class Traffic:
+    """The world of one simulation run and the building blocks of its stories."""
 
     def __init__(self, config: SimulationConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        self.ids = _Ids(self.rng)
-        self.declarants = [f"DCL{self.rng.randrange(10**8):08d}" for _ in range(300)]
-        self.platforms = ["PLAT-SHOPEE", "PLAT-LAZADA", "PLAT-TIKI", "PLAT-AMAZON"]
-        self.importers = [f"IMP{self.rng.randrange(10**8):08d}" for _ in range(1500)]
-        # Story kinds: (weight among clean or planted stories, builder).
-        self.clean: list[tuple[float, Callable[[_Story], None]]] = [
-            (0.45, self.cargo), (0.55, self.parcel),
-        ]
-        self.planted: list[tuple[float, Callable[[_Story], None]]] = [
-            (1.0, self.split_shipment), (1.0, self.manifest_mismatch),
-            (0.5, self.exit_without_clearance), (0.5, self.unknown_container_exit),
-            (1.0, self.seal_broken),
-        ]
+        self.ids = _Ids(random.Random(f"{config.seed}/{config.start_ms}"))
+        self.importers = [str(self.rng.randrange(*COMPANY_ID_RANGE)) for _ in range(IMPORTER_POOL)]
+        self.declarants = [str(self.rng.randrange(*COMPANY_ID_RANGE)) for _ in range(DECLARANT_POOL)]
+        self.clean_kinds = [kind for kind in STORY_KINDS if not kind.planted]
+        self.planted_kinds = [kind for kind in STORY_KINDS if kind.planted]
+        self.stories = 0
+        self.story_events = 0
 
-    # --- scheduling -----------------------------------------------------------
+    # --- scheduling ----------------------------------------------------------------
 
     def events(self) -> Iterator[SimulatedEvent]:
-        """Every event of every story, in event-time order."""
+        """Every event of every story, in event-time order (ties in the order they were made)."""
         config = self.config
-        stories_per_ms = config.rate / (MEAN_EVENTS_PER_STORY * MEAN_INTENSITY) / 1000
-        end = config.start_ms + int(config.duration_s * 1000)
-        heap: list[tuple[int, int, str, dict[str, Any], dict[str, str] | None]] = []
+        end = config.start_ms + config.duration_s * 1000
+        heap: list[_Scheduled] = []
         order = itertools.count()
-        time = float(config.start_ms)
+        clock = float(config.start_ms)
         while True:
-            # Thinning gives the daily rhythm: draw at peak rate, keep by intensity.
-            time += self.rng.expovariate(stories_per_ms)
-            if time >= end:
+            # Stories arrive at the peak rate and are kept by the daily intensity
+            # (thinning), which gives the day its rhythm.
+            clock += self.rng.expovariate(self._peak_stories_per_ms())
+            if clock >= end:
                 break
-            while heap and heap[0][0] <= time:
-                yield self._pop(heap)
-            if self.rng.random() > self.intensity(int(time)):
+            # Every story event is at or after its story's start: all events up to
+            # the clock are final.
+            while heap and heap[0][0] <= clock:
+                yield _pop(heap)
+            if self.rng.random() >= daily_intensity(clock):
                 continue
-            story = self.story(int(time))
+            story = self.new_story(int(clock))
             for event_time, kind, record in story.events:
-                record["event_time"] = event_time
                 heapq.heappush(heap, (event_time, next(order), kind, record, story.label))
         while heap:
-            yield self._pop(heap)
+            yield _pop(heap)
 
-    @staticmethod
-    def _pop(heap: list[tuple[int, int, str, dict[str, Any], dict[str, str] | None]]) -> SimulatedEvent:
-        _time, _order, kind, record, label = heapq.heappop(heap)
-        return SimulatedEvent(kind, record, dict(label) if label else None)
+    def _peak_stories_per_ms(self) -> float:
+        mean_events = ((PRIOR_EVENTS_PER_STORY * PRIOR_STORIES + self.story_events)
+                       / (PRIOR_STORIES + self.stories))
+        return self.config.rate / (mean_events * MEAN_INTENSITY) / 1000
 
-    @staticmethod
-    def intensity(time_ms: int) -> float:
-        """The share of the peak story rate at this time of day."""
-        hour = (time_ms % DAY) / HOUR
-        return NIGHT_SHARE + (1 - NIGHT_SHARE) * (1 + math.cos((hour - PEAK_HOUR) / 24 * 2 * math.pi)) / 2
-
-    def story(self, start: int) -> _Story:
-        """A clean or planted story starting at ``start``."""
-        planted = self.rng.random() < self.config.pattern_rate
-        kinds = self.planted if planted else self.clean
-        builder = self.rng.choices([b for _, b in kinds], weights=[w for w, _ in kinds])[0]
-        story = _Story(start=start, scale=self.config.time_scale, label=None)
-        builder(story)
+    def new_story(self, start_ms: int) -> Story:
+        """A clean or planted story starting at ``start_ms``."""
+        kinds = self.planted_kinds if self.rng.random() < self.config.pattern_rate else self.clean_kinds
+        kind = self.rng.choices(kinds, weights=[k.weight for k in kinds])[0]
+        story = Story(start_ms, self.config.time_scale)
+        kind.build(self, story)
+        self.stories += 1
+        self.story_events += len(story.events)
         return story
 
-    # --- building blocks -------------------------------------------------------
+    # --- building blocks ---------------------------------------------------------------
 
-    def items(self, goods: Goods, lines: int) -> list[dict[str, Any]]:
-        """Declaration items of ``goods`` at a realistic price per kilogram."""
+    def uniform(self, bounds: tuple[float, float]) -> float:
+        """A uniform draw between the two bounds."""
+        return self.rng.uniform(*bounds)
+
+    def plate(self) -> str:
+        """A Vietnamese truck plate, e.g. 51C-123.45."""
+        province, series = self.rng.randint(*PLATE_PROVINCES), self.rng.choice(PLATE_SERIES)
+        number = self.rng.randrange(100_000)
+        return f"{province}{series}-{number // 100:03d}.{number % 100:02d}"
+
+    def seal(self) -> str:
+        """A customs seal number."""
+        return f"VN{self.rng.randrange(10**7):07d}"
+
+    def items(self, goods: Goods, net_kg: float) -> list[dict[str, Any]]:
+        """Declaration lines of ``goods`` weighing ``net_kg`` together, at realistic prices."""
+        lines = self.rng.randint(*ITEM_LINES)
+        shares = [self.uniform(ITEM_SHARE_RANGE) for _ in range(lines)]
         items = []
-        for _ in range(lines):
-            quantity = float(self.rng.randint(10, 2000))
-            net_kg = round(quantity * goods.kg_per_unit * self.rng.uniform(0.9, 1.1), 1)
-            value = round(net_kg * self.rng.uniform(*goods.usd_per_kg), 2)
+        for share in shares:
+            line_kg = round(net_kg * share / sum(shares), 1)
+            price = goods.usd_per_kg * min(max(self.rng.lognormvariate(0, PRICE_SIGMA), PRICE_FACTOR_RANGE[0]),
+                                           PRICE_FACTOR_RANGE[1])
+            quantity = line_kg if goods.unit == "kg" else float(max(1, round(line_kg / goods.kg_per_unit)))
             items.append({"hs_code": goods.hs_code, "description": goods.description,
                           "origin_country": self.rng.choice(ORIGINS), "quantity": quantity,
-                          "unit": goods.unit, "net_weight_kg": net_kg, "value_usd": value})
+                          "unit": goods.unit, "net_weight_kg": line_kg, "value_usd": round(line_kg * price, 2)})
         return items
 
-    def declaration(self, office: Office, doc: str, importer: str, items: list[dict[str, Any]],
-                    containers: list[str], channel: str = "STANDARD",
-                    declarant: str | None = None) -> dict[str, Any]:
-        """A lodged import declaration (gross weight a little over the items' net weight)."""
-        net = sum(i["net_weight_kg"] for i in items)
+    def declaration(self, office: Office, doc: str, importer: str, declarant: str, channel: str,
+                    items: list[dict[str, Any]], containers: tuple[str, ...], gross_kg: float,
+                    packages: int) -> dict[str, Any]:
+        """A lodged import declaration (event time is set when the story schedules it)."""
         return {
-            "event_id": self.ids.next("EV-D"),
+            "event_id": self.ids.event_id(),
             "event_time": 0,
-            "declaration_id": self.ids.next("DEC"),
+            "declaration_id": self.ids.serial("D"),
             "action": "LODGED",
             "procedure": "IMPORT",
             "channel": channel,
             "office_code": office.code,
-            "declarant_id": declarant or self.rng.choice(self.declarants),
+            "declarant_id": declarant,
             "importer_id": importer,
             "transport_doc_no": doc,
-            "container_nos": containers,
+            "container_nos": list(containers),
             "destination_office": None,
             "transit_deadline": None,
             "total_value_usd": round(sum(i["value_usd"] for i in items), 2),
-            "gross_weight_kg": round(net * self.rng.uniform(1.04, 1.12), 1),
-            "package_count": max(1, int(sum(i["quantity"] for i in items) // self.rng.choice((1, 10, 50)))),
+            "gross_weight_kg": round(gross_kg, 1),
+            "package_count": packages,
             "items": items,
         }
 
-    def again(self, declaration: dict[str, Any], action: str) -> dict[str, Any]:
-        """The same declaration, a later action (full state, as the contract says)."""
-        return {**declaration, "event_id": self.ids.next("EV-D"), "action": action}
+    def again(self, declaration: dict[str, Any], action: str, **changes: Any) -> dict[str, Any]:
+        """A later action on a declaration, carrying its full state as the contract says."""
+        return {**declaration, "event_id": self.ids.event_id(), "action": action,
+                "container_nos": list(declaration["container_nos"]),
+                "items": [dict(item) for item in declaration["items"]], **changes}
 
-    def manifest(self, office: Office, declaration: dict[str, Any], weight_kg: float,
+    def manifest(self, office: Office, carrier: str, declaration: dict[str, Any], gross_kg: float,
                  packages: int) -> dict[str, Any]:
         """The carrier's manifest line for a declaration's transport document."""
         item = declaration["items"][0]
         return {
-            "event_id": self.ids.next("EV-M"),
+            "event_id": self.ids.event_id(),
             "event_time": 0,
-            "manifest_id": self.ids.next("MAN"),
+            "manifest_id": self.ids.serial("M"),
             "office_code": office.code,
             "mode": office.mode,
-            "carrier_id": self.rng.choice(CARRIERS[office.mode]),
-            "voyage_no": f"{office.mode[:1]}{self.rng.randint(100, 999)}",
+            "carrier_id": carrier,
+            "voyage_no": self.voyage(office, carrier),
             "transport_doc_no": declaration["transport_doc_no"],
             "container_nos": list(declaration["container_nos"]),
             "consignee_id": declaration["importer_id"],
-            "port_of_loading": self.rng.choice(PORTS[office.mode]),
-            "port_of_discharge": office.code[:5],
+            "port_of_loading": self.rng.choice(office.origins),
+            "port_of_discharge": office.locode,
             "goods_description": item["description"],
             "hs_code": item["hs_code"][:6],
             "package_count": packages,
-            "gross_weight_kg": round(weight_kg, 1),
+            "gross_weight_kg": round(gross_kg, 1),
         }
 
-    def gate(self, office: Office, direction: str, plate: str, *, doc: str | None = None,
-             container: str | None = None, seal_intact: bool | None = True) -> dict[str, Any]:
-        """A gate passage; seals are read on containers only."""
+    def gate(self, office: Office, direction: str, plate: str, *, container: str | None, doc: str | None,
+             seal_no: str | None, seal_intact: bool = True) -> dict[str, Any]:
+        """A truck through a gate; the seal is read only where the load carries one."""
         return {
-            "event_id": self.ids.next("EV-G"),
+            "event_id": self.ids.event_id(),
             "event_time": 0,
             "office_code": office.code,
             "gate_id": self.rng.choice(office.gates),
@@ -291,129 +479,246 @@ class TrafficGenerator:
             "vehicle_plate": plate,
             "container_no": container,
             "transport_doc_no": doc,
-            "seal_no": f"SL{self.rng.randrange(10**6):06d}" if container else None,
-            "seal_intact": seal_intact if container else None,
+            "seal_no": seal_no,
+            "seal_intact": seal_intact if seal_no else None,
             "cargo_weight_kg": None,
-            "scan_result": self.rng.choice(("CLEAR", "CLEAR", "NOT_SCANNED")),
+            "scan_result": "CLEAR" if self.rng.random() < SCANNED_SHARE else "NOT_SCANNED",
         }
 
-    def cargo_shipment(self, story: _Story, *, weight_factor: float = 1.0, extra_packages: int = 0,
-                       cleared: bool = True, seal_intact: bool = True) -> dict[str, Any]:
-        """A full cargo shipment; the keyword arguments bend it into a pattern."""
-        office = OFFICES[self.rng.choice(("seaport", "seaport", "border"))]
-        goods = self.rng.choice(GOODS)
-        containers = [self.ids.container() for _ in range(self.rng.randint(1, 2))]
-        doc = self.ids.next("BL" if office.mode == "SEA" else "CMR")
-        declaration = self.declaration(office, doc, self.rng.choice(self.importers),
-                                       self.items(goods, self.rng.randint(1, 3)), containers)
-        manifest_weight = declaration["gross_weight_kg"] * self.rng.uniform(1 - CLEAN_WEIGHT_SPREAD,
-                                                                             1 + CLEAN_WEIGHT_SPREAD)
-        declaration["gross_weight_kg"] = round(declaration["gross_weight_kg"] * weight_factor, 1)
-        manifest_packages = declaration["package_count"] + extra_packages
-        # Offsets never go below zero, so stories start in event-time order. The
-        # manifest usually precedes the declaration, sometimes follows it.
-        manifest_at, lodged_at = 0.0, self.rng.uniform(0.5, 6) * HOUR
-        if self.rng.random() < 0.25:
-            manifest_at, lodged_at = lodged_at, 0.0
-        story.add("manifest", story.at(manifest_at),
-                  self.manifest(office, declaration, manifest_weight, manifest_packages))
-        story.add("declaration", story.at(lodged_at), declaration)
-        if self.rng.random() < 0.15:
-            amended = self.again(declaration, "AMENDED")
-            amended["total_value_usd"] = round(amended["total_value_usd"] * self.rng.uniform(1.0, 1.1), 2)
-            story.add("declaration", story.at(lodged_at + 0.5 * HOUR), amended)
-            declaration = amended
-        plate = self.ids.plate()
-        arrival = max(manifest_at, lodged_at) + self.rng.uniform(1, 6) * HOUR
-        for container in containers:
-            by_doc = self.rng.random() < 0.3
-            story.add("gate_event", story.at(arrival), self.gate(
-                office, "IN", plate, container=container, doc=doc if by_doc else None,
-                seal_intact=seal_intact))
-        clearance = arrival + self.rng.uniform(1, 12) * HOUR
-        if cleared:
-            story.add("declaration", story.at(clearance), self.again(declaration, "CLEARED"))
-        departure = clearance + self.rng.uniform(10, 120) * MINUTE
-        for container in containers:
-            by_doc = self.rng.random() < 0.3
-            story.add("gate_event", story.at(departure), self.gate(
-                office, "OUT", plate, container=container, doc=doc if by_doc else None))
-        return declaration
+    def transport_doc(self, office: Office, carrier: str) -> str:
+        """A bill of lading (carrier code), air waybill (airline prefix) or CMR number."""
+        if office.mode == "AIR":
+            return self.ids.serial(AWB_PREFIXES[carrier], "-")
+        return self.ids.serial(carrier if office.mode == "SEA" else "CMR")
 
-    # --- clean stories ---------------------------------------------------------
+    def voyage(self, office: Office, carrier: str) -> str:
+        """A vessel voyage (612W), a flight (VN123) or a truck trip (VTRANS-4821)."""
+        if office.mode == "SEA":
+            return f"{self.rng.randint(100, 999)}{self.rng.choice('NSEW')}"
+        if office.mode == "AIR":
+            return f"{carrier}{self.rng.randint(100, 999)}"
+        return f"{carrier}-{self.rng.randint(1000, 9999)}"
 
-    def cargo(self, story: _Story) -> None:
-        """A clean containerised shipment."""
-        self.cargo_shipment(story)
+    def shipment(self, story: Story, office: Office, twist: Twist = Twist()) -> str:
+        """A cargo shipment's whole life at ``office``; ``twist`` bends it into a pattern.
 
-    def parcel(self, story: _Story) -> None:
-        """One e-commerce or express parcel to a one-off buyer."""
-        office = OFFICES["airport"]
-        buyer = f"BUY{self.rng.randrange(10**9):09d}"
-        self.parcel_declaration(story, office, buyer, round(self.rng.lognormvariate(PARCEL_VALUE_MU,
-                                                                                       PARCEL_VALUE_SIGMA), 2), 0)
+        Manifest and declaration (either first), perhaps an amendment, each
+        truck IN on arrival, CLEARED, each truck OUT after clearance. Returns
+        the transport document number, the shipment's key.
+        """
+        rng = self.rng
+        if office.mode == "SEA":
+            vehicles = rng.randint(*SEA_CONTAINERS)
+            containers = tuple(self.ids.container() for _ in range(vehicles))
+        elif office.mode == "ROAD":
+            vehicles = 1
+            containers = (self.ids.container(),) if rng.random() < BORDER_CONTAINER_SHARE else ()
+        else:
+            vehicles, containers = 1, ()
+        goods = rng.choice(GOODS)
+        gross_kg = sum(self.uniform(office.gross_kg_per_vehicle) for _ in range(vehicles))
+        items = self.items(goods, gross_kg / self.uniform(PACKAGING_FACTOR))
+        packages = sum(max(1, round(i["net_weight_kg"] / goods.kg_per_package)) for i in items)
+        carrier = rng.choice(office.carriers)
+        doc = self.transport_doc(office, carrier)
+        declaration = self.declaration(office, doc, rng.choice(self.importers), rng.choice(self.declarants),
+                                       "STANDARD", items, containers, gross_kg, packages)
+        if twist.weight_factor is None:
+            manifest_kg = gross_kg * (1 + rng.uniform(-CLEAN_WEIGHT_SPREAD, CLEAN_WEIGHT_SPREAD))
+        else:
+            manifest_kg = gross_kg / twist.weight_factor
+        # A manifest lists at least one package: a difference that would leave none goes the other way.
+        manifest_packages = packages + twist.package_diff
+        if manifest_packages < 1:
+            manifest_packages = packages + abs(twist.package_diff)
+        manifest = self.manifest(office, carrier, declaration, manifest_kg, manifest_packages)
 
-    def parcel_declaration(self, story: _Story, office: Office, buyer: str, value: float,
-                           offset: float) -> None:
-        """A parcel declaration lodged at ``offset`` and cleared soon after."""
-        goods = self.rng.choice(PARCEL_GOODS)
-        weight = round(self.rng.uniform(0.2, 3.0), 2)
+        manifest_at, lodged_at = 0.0, self.uniform(LODGE_AFTER_MANIFEST_H) * HOUR
+        if rng.random() < DECLARATION_FIRST_SHARE:
+            manifest_at, lodged_at = lodged_at, manifest_at
+        story.add(manifest_at, "manifest", manifest)
+        story.add(lodged_at, "declaration", declaration)
+        if rng.random() < AMEND_SHARE:
+            value = round(declaration["total_value_usd"] * self.uniform(AMEND_VALUE_FACTOR), 2)
+            declaration = self.again(declaration, "AMENDED", total_value_usd=value)
+            story.add(lodged_at + self.uniform(AMEND_AFTER_H) * HOUR, "declaration", declaration)
+
+        arrival = max(manifest_at, lodged_at) + self.uniform(ARRIVAL_AFTER_DOCS_H) * HOUR
+        clearance = arrival + self.uniform(office.clearance_h) * HOUR
+        departure = clearance + self.uniform(DEPART_AFTER_CLEARANCE_MIN) * MINUTE
+        # Added before the gate events, so even a time scale that squeezes both into
+        # one millisecond emits the clearance first.
+        if twist.cleared:
+            story.add(clearance, "declaration", self.again(declaration, "CLEARED"))
+        broken = rng.randrange(vehicles)  # the vehicle whose seal a SEAL_BROKEN twist breaks
+        for vehicle in range(vehicles):
+            if vehicle:
+                spacing = self.uniform(TRUCK_SPACING_MIN) * MINUTE
+                arrival, departure = arrival + spacing, departure + spacing
+            container = containers[vehicle] if containers else None
+            plate = self.plate()
+            # Containers and road box bodies are sealed; air cargo vans are not.
+            seal = self.seal() if office.mode != "AIR" else None
+            by_doc = container is None or rng.random() < IN_NAMES_DOC_SHARE
+            story.add(arrival, "gate_event", self.gate(
+                office, "IN", plate, container=container, doc=doc if by_doc else None, seal_no=seal,
+                seal_intact=not (twist.broken_seal_at == "IN" and vehicle == broken)))
+            out_container, out_doc = self.out_naming(container, doc)
+            story.add(departure, "gate_event", self.gate(
+                office, "OUT", plate, container=out_container, doc=out_doc, seal_no=seal,
+                seal_intact=not (twist.broken_seal_at == "OUT" and vehicle == broken)))
+        return doc
+
+    def out_naming(self, container: str | None, doc: str) -> tuple[str | None, str | None]:
+        """What an OUT gate event names: the container, the document, or both."""
+        if container is None:
+            return None, doc
+        draw = self.rng.random()
+        if draw < OUT_CONTAINER_ONLY_SHARE:
+            return container, None
+        if draw < OUT_CONTAINER_ONLY_SHARE + OUT_DOC_ONLY_SHARE:
+            return None, doc
+        return container, doc
+
+    def parcel(self, story: Story, buyer: str, value_usd: float, offset_ms: float) -> None:
+        """One e-commerce or express parcel to ``buyer``, lodged at ``offset_ms`` and cleared soon after."""
+        rng = self.rng
+        goods = rng.choice(PARCEL_GOODS)
+        weight = round(self.uniform(PARCEL_WEIGHT_KG), 2)
+        express = rng.random() < EXPRESS_SHARE
         item = {"hs_code": goods.hs_code, "description": goods.description,
-                "origin_country": self.rng.choice(("CN", "CN", "KR", "US")), "quantity": 1.0,
-                "unit": goods.unit, "net_weight_kg": weight, "value_usd": value}
-        declaration = self.declaration(office, self.ids.next("AWB"), buyer, [item], [],
-                                       channel=self.rng.choice(("ECOMMERCE", "ECOMMERCE", "EXPRESS")),
-                                       declarant=self.rng.choice(self.platforms))
-        declaration["gross_weight_kg"] = round(weight * 1.1, 2)
-        declaration["package_count"] = 1
-        story.add("declaration", story.at(offset), declaration)
-        story.add("declaration", story.at(offset + self.rng.uniform(5, 90) * MINUTE),
+                "origin_country": rng.choice(PARCEL_ORIGINS), "quantity": 1.0, "unit": goods.unit,
+                "net_weight_kg": weight, "value_usd": round(value_usd, 2)}
+        declarant = rng.choice(COURIER_DECLARANTS if express else PLATFORM_DECLARANTS)
+        declaration = self.declaration(AIRPORT, self.ids.serial("HAWB"), buyer, declarant,
+                                       "EXPRESS" if express else "ECOMMERCE", [item], (),
+                                       weight * self.uniform(PACKAGING_FACTOR), 1)
+        story.add(offset_ms, "declaration", declaration)
+        story.add(offset_ms + self.uniform(PARCEL_CLEARED_AFTER_MIN) * MINUTE, "declaration",
                   self.again(declaration, "CLEARED"))
 
-    # --- planted patterns -------------------------------------------------------
+    def parcel_value(self) -> float:
+        """A clean e-commerce value: anything from a few dollars to a few hundred."""
+        return self.rng.lognormvariate(math.log(PARCEL_VALUE_MEDIAN_USD), PARCEL_VALUE_SIGMA)
 
-    def split_shipment(self, story: _Story) -> None:
-        """One buyer, several parcels each under 40 USD, together well over 80 USD."""
-        buyer = f"BUY{self.rng.randrange(10**9):09d}"
-        story.label = {"pattern": "SPLIT_SHIPMENT", "subject_type": "IMPORTER", "subject_id": buyer}
-        offset = 0.0
-        for _ in range(self.rng.randint(4, 8)):
-            self.parcel_declaration(story, OFFICES["airport"], buyer, round(self.rng.uniform(21, 39.5), 2),
-                                    offset)
-            offset += self.rng.uniform(10, 150) * MINUTE
 
-    def manifest_mismatch(self, story: _Story) -> None:
-        """Declared weight far off the manifest, or packages that do not add up."""
-        story.label = {"pattern": "MANIFEST_MISMATCH", "subject_type": "SHIPMENT"}
-        if self.rng.random() < 0.6:
-            factor = self.rng.uniform(1 + MISMATCH_MIN_OFF, 1.8) if self.rng.random() < 0.5 \
-                else self.rng.uniform(0.4, 1 - MISMATCH_MIN_OFF)
-            declaration = self.cargo_shipment(story, weight_factor=factor)
-        else:
-            declaration = self.cargo_shipment(story, extra_packages=self.rng.randint(1, 20))
-        story.label["subject_id"] = declaration["transport_doc_no"]
+def _pop(heap: list[_Scheduled]) -> SimulatedEvent:
+    _time, _order, kind, record, label = heapq.heappop(heap)
+    # Each event gets its own label dict: a consumer editing one cannot change another.
+    return SimulatedEvent(kind, record, dict(label) if label else None)
 
-    def exit_without_clearance(self, story: _Story) -> None:
-        """Goods lodged but never cleared leave the port."""
-        story.label = {"pattern": "EXIT_WITHOUT_CLEARANCE", "subject_type": "SHIPMENT"}
-        declaration = self.cargo_shipment(story, cleared=False)
-        story.label["subject_id"] = declaration["transport_doc_no"]
 
-    def unknown_container_exit(self, story: _Story) -> None:
-        """A container no declaration or manifest lists drives out."""
-        office = OFFICES[self.rng.choice(("seaport", "border"))]
-        container = self.ids.container()
-        story.label = {"pattern": "EXIT_WITHOUT_CLEARANCE", "subject_type": "CONTAINER",
-                       "subject_id": container}
-        story.add("gate_event", story.at(0), self.gate(office, "OUT", self.ids.plate(), container=container))
+# --- clean stories ---------------------------------------------------------------------
 
-    def seal_broken(self, story: _Story) -> None:
-        """A container arrives with its seal broken."""
-        story.label = {"pattern": "SEAL_BROKEN", "subject_type": "SHIPMENT"}
-        declaration = self.cargo_shipment(story, seal_intact=False)
-        story.label["subject_id"] = declaration["transport_doc_no"]
+
+def sea_cargo(traffic: Traffic, story: Story) -> None:
+    """A containerised import through the seaport: bill of lading, 1-3 containers."""
+    traffic.shipment(story, SEAPORT)
+
+
+def road_cargo(traffic: Traffic, story: Story) -> None:
+    """A truck across the land border: CMR, a container or a sealed box body."""
+    traffic.shipment(story, BORDER)
+
+
+def air_cargo(traffic: Traffic, story: Story) -> None:
+    """Air freight through the airport hub: air waybill, no container, collected by van."""
+    traffic.shipment(story, AIRPORT)
+
+
+def ecommerce_parcel(traffic: Traffic, story: Story) -> None:
+    """One e-commerce or express parcel to a one-off buyer."""
+    traffic.parcel(story, traffic.ids.buyer(), traffic.parcel_value(), 0)
+
+
+def repeat_buyer(traffic: Traffic, story: Story) -> None:
+    """A near miss: a buyer with up to 3 cheap parcels and some dearer ones within a day."""
+    buyer = traffic.ids.buyer()
+    rng = traffic.rng
+    values = [traffic.uniform(REPEAT_CHEAP_VALUE_USD) for _ in range(rng.randint(2, REPEAT_MAX_CHEAP))]
+    values += [traffic.uniform(REPEAT_DEAR_VALUE_USD) for _ in range(rng.randint(0, REPEAT_MAX_DEAR))]
+    rng.shuffle(values)
+    for value in values:
+        traffic.parcel(story, buyer, value, rng.uniform(0, REPEAT_SPAN_H) * HOUR)
+
+
+# --- planted patterns ------------------------------------------------------------------
+
+
+def split_shipment(traffic: Traffic, story: Story) -> None:
+    """SPLIT_SHIPMENT: one buyer, 4-8 parcels each under 40 USD, together over 80, within hours."""
+    buyer = traffic.ids.buyer()
+    story.plant("SPLIT_SHIPMENT", "IMPORTER", buyer)
+    offset = 0.0
+    for _ in range(traffic.rng.randint(*SPLIT_PARCELS)):
+        traffic.parcel(story, buyer, traffic.uniform(SPLIT_VALUE_USD), offset)
+        offset += traffic.uniform(SPLIT_GAP_MIN) * MINUTE
+
+
+def manifest_mismatch(traffic: Traffic, story: Story) -> None:
+    """MANIFEST_MISMATCH: declared weight over 35 % off the manifest, packages that differ, or both."""
+    rng = traffic.rng
+    variant = rng.choice(("weight", "packages", "both"))
+    factor = None
+    if variant != "packages":
+        heavy = rng.random() < 0.5
+        factor = traffic.uniform(MISMATCH_HEAVY_FACTOR if heavy else MISMATCH_LIGHT_FACTOR)
+    package_diff = 0
+    if variant != "weight":
+        package_diff = rng.randint(*MISMATCH_PACKAGES) * rng.choice((-1, 1))
+    doc = traffic.shipment(story, rng.choice(OFFICES), Twist(weight_factor=factor, package_diff=package_diff))
+    story.plant("MANIFEST_MISMATCH", "SHIPMENT", doc)
+
+
+def exit_uncleared(traffic: Traffic, story: Story) -> None:
+    """EXIT_WITHOUT_CLEARANCE: a shipment lodged but never cleared drives out."""
+    doc = traffic.shipment(story, traffic.rng.choice(OFFICES), Twist(cleared=False))
+    story.plant("EXIT_WITHOUT_CLEARANCE", "SHIPMENT", doc)
+
+
+def exit_unknown_container(traffic: Traffic, story: Story) -> None:
+    """EXIT_WITHOUT_CLEARANCE: a container no declaration or manifest lists drives out."""
+    office = traffic.rng.choice((SEAPORT, BORDER))
+    container = traffic.ids.container()
+    story.plant("EXIT_WITHOUT_CLEARANCE", "CONTAINER", container)
+    story.add(0, "gate_event", traffic.gate(office, "OUT", traffic.plate(), container=container, doc=None,
+                                            seal_no=traffic.seal()))
+
+
+def seal_broken(traffic: Traffic, story: Story) -> None:
+    """SEAL_BROKEN: one seal of an otherwise clean shipment is broken at a gate."""
+    twist = Twist(broken_seal_at=traffic.rng.choice(("IN", "OUT")))
+    doc = traffic.shipment(story, traffic.rng.choice((SEAPORT, BORDER)), twist)
+    story.plant("SEAL_BROKEN", "SHIPMENT", doc)
+
+
+# --- the registry ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKind:
+    """A kind of story: how often it is drawn (among clean or among planted ones) and its builder."""
+
+    name: str
+    weight: float
+    planted: bool
+    build: Callable[[Traffic, Story], None]
+
+
+STORY_KINDS = (
+    StoryKind("sea_cargo", 0.20, False, sea_cargo),
+    StoryKind("road_cargo", 0.12, False, road_cargo),
+    StoryKind("air_cargo", 0.08, False, air_cargo),
+    StoryKind("ecommerce_parcel", 0.52, False, ecommerce_parcel),
+    StoryKind("repeat_buyer", 0.08, False, repeat_buyer),
+    StoryKind("split_shipment", 1.0, True, split_shipment),
+    StoryKind("manifest_mismatch", 1.0, True, manifest_mismatch),
+    StoryKind("exit_uncleared", 0.5, True, exit_uncleared),
+    StoryKind("exit_unknown_container", 0.5, True, exit_unknown_container),
+    StoryKind("seal_broken", 1.0, True, seal_broken),
+)
 
 
 def generate(config: SimulationConfig) -> Iterator[SimulatedEvent]:
-    """Generate traffic for ``config``: same config, same events."""
-    return TrafficGenerator(config).events()
+    """The traffic of ``config`` in event-time order: the same config always gives the same events."""
+    return Traffic(config).events()

@@ -23,8 +23,8 @@ from faust.streams import Stream
 from faust.types import ChannelT
 
 from agents.rules import seal_broken
-from agents.subjects.routes import LinkMemory, routes_for
-from streams.alerts import new_versions
+from agents.rules.scoring import history_key
+from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, routes_for
 from streams.errors import PoisonEvent, TransientError, UndecodableEvent
 from streams.routing import Outbox
 from streams.runtime import Runtime, settle
@@ -136,10 +136,11 @@ class Router:
             if not routes and feed == "gate_event":
                 finding = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
                 if finding is not None:
-                    sends.extend(await runtime.send_alerts(new_versions([finding], {})))
+                    outboxes[SCORING].add(history_key(finding), "finding", finding)
         progress = self.tracker.step_report(seen_tps)
         for kind, outbox in outboxes.items():
-            await runtime.send_batches(kind, outbox.by_partition, progress)
+            sends.extend(await runtime.send_batches(kind, outbox.by_partition,
+                                                    progress if kind in TIMED_KINDS else None))
         for feed, count in counts.items():
             runtime.metrics.events.labels(feed).inc(count)
         await settle(sends)
@@ -174,7 +175,7 @@ class Router:
             report = self.tracker.full_report(backlog, {t: int(c or 0) for t, c in counts.items()},
                                               wall_ms())
             everyone: dict[int, list[Any]] = {p: [] for p in range(self.runtime.settings.partitions)}
-            for kind in INTERNAL_TOPICS:
+            for kind in TIMED_KINDS:
                 await self.runtime.send_batches(kind, everyone, report)
         except Exception:
             self.runtime.metrics.processing_errors.labels("progress").inc()

@@ -29,18 +29,14 @@ def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> l
     return to_send
 
 
-def score(finding: Finding, rules: RuleBook) -> int:
-    """The alert's 0-100 score: the base score of its severity."""
-    return max(0, min(100, rules.scores[finding.severity]))
-
-
-def alert_record(finding: Finding, version: int, alert_score: int, detected_at_ms: int) -> dict[str, Any]:
-    """The ``alert.avsc`` record of a finding."""
+def alert_record(finding: Finding, version: int, rules: RuleBook, detected_at_ms: int) -> dict[str, Any]:
+    """The ``alert.avsc`` record of a (scored) finding."""
+    score = finding.score if finding.score is not None else rules.scoring.base[finding.severity]
     return {
         "alert_id": finding.alert_id,
         "rule_id": finding.rule_id,
         "severity": finding.severity,
-        "score": alert_score,
+        "score": score,
         "office_code": finding.office_code,
         "gate_id": finding.gate_id,
         "subject_type": finding.subject_type,
@@ -58,4 +54,7 @@ def alert_record(finding: Finding, version: int, alert_score: int, detected_at_m
         "trigger_event_ids": list(finding.trigger_event_ids),
         "version": version,
         "rule_version": finding.rule_version,
+        "declarant_id": finding.declarant_id,
+        "importer_id": finding.importer_id,
+        "prior_alerts": finding.prior_alerts,
     }

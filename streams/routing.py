@@ -38,7 +38,7 @@ class RoutedBatch:
     progress: dict[str, Any] | None
 
 
-def encode_batch(events: list[tuple[str, str, Mapping[str, Any]]], progress: Mapping[str, Any] | None) -> bytes:
+def encode_batch(events: list[tuple[str, str, object]], progress: Mapping[str, Any] | None) -> bytes:
     """Serialize one partition's share of a routing step."""
     return orjson.dumps({"v": BATCH_VERSION, "events": events, "progress": progress})
 
@@ -57,10 +57,10 @@ class Outbox:
     """Events bound for one internal topic, grouped by partition."""
 
     partitions: int
-    by_partition: dict[int, list[tuple[str, str, Mapping[str, Any]]]] = field(default_factory=dict)
+    by_partition: dict[int, list[tuple[str, str, object]]] = field(default_factory=dict)
 
-    def add(self, key: str, kind: str, fields: Mapping[str, Any]) -> None:
-        """Queue an event for the subject ``key``."""
+    def add(self, key: str, kind: str, fields: object) -> None:
+        """Queue an event (a mapping, or a dataclass such as a finding) for the subject ``key``."""
         self.by_partition.setdefault(partition_for(key, self.partitions), []).append((key, kind, fields))
 
     def __len__(self) -> int:

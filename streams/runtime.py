@@ -17,7 +17,7 @@ from faust.tables.manager import TableManager
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
-from streams.alerts import alert_record, score
+from streams.alerts import alert_record
 from streams.codec import Codec
 from streams.deadletter import dead_letter_record
 from streams.errors import PoisonEvent
@@ -95,7 +95,7 @@ class Runtime:
         detected_at = wall_ms()
         futures: list[Awaitable[Any]] = []
         for finding, version in to_send:
-            record = alert_record(finding, version, score(finding, rules), detected_at)
+            record = alert_record(finding, version, rules, detected_at)
             value = self.codec.encode("alert", record, topic=topic_name)
             futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
             if version == 1:
@@ -115,11 +115,11 @@ class Runtime:
         return await self.dead_letter_topic.send(key=message.key, value=value)
 
     async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
-                           progress: dict[str, Any] | None) -> None:
-        """Send one routed batch to each partition of an internal topic."""
+                           progress: dict[str, Any] | None) -> list[Awaitable[Any]]:
+        """Send one routed batch to each partition of an internal topic; return the delivery futures."""
         topic = self.internal_topics[kind]
-        for partition, events in by_partition.items():
-            await topic.send(value=encode_batch(events, progress), partition=partition)
+        return [await topic.send(value=encode_batch(events, progress), partition=partition)
+                for partition, events in by_partition.items()]
 
 
 async def settle(futures: list[Awaitable[Any]]) -> None:

@@ -30,7 +30,9 @@ import faust
 import orjson
 from faust.streams import Stream
 
+from agents.rules.scoring import history_key
 from agents.subjects.common import Context, Outcome, RoutedEvent
+from agents.subjects.routes import SCORING
 from streams.alerts import new_versions
 from streams.routing import Outbox, decode_batch, partition_for
 from streams.runtime import Runtime, settle
@@ -57,6 +59,8 @@ class SubjectKind(Generic[S]):
     load: Callable[[dict[str, Any]], S]
     process: Callable[[S | None, str, Sequence[RoutedEvent], Context], tuple[S, Outcome]]
     is_empty: Callable[[S], bool]
+    # Findings of the final kind (scoring) are alerts; every other kind's go to scoring.
+    final: bool = False
 
 
 @dataclass(slots=True)
@@ -199,8 +203,13 @@ class SubjectAgent(Generic[S]):
             state, outcome = self.kind.process(entry.value, key, by_key.get(key, ()), context)
             self.states.changed(partition, raw_key, state)
             to_send = new_versions(outcome.findings, state.raised)
-            if to_send:
-                stage.alert_sends.extend(await runtime.send_alerts(to_send))
+            if self.kind.final:
+                if to_send:
+                    stage.alert_sends.extend(await runtime.send_alerts(to_send))
+            else:
+                for finding, _version in to_send:
+                    forwards.setdefault(SCORING, Outbox(self.partitions)).add(
+                        history_key(finding), "finding", finding)
             for forward in outcome.forwards:
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
                     forward.key, forward.kind, forward.event)
@@ -208,7 +217,7 @@ class SubjectAgent(Generic[S]):
                 self.timer_states.entry(partition, raw_key)
                 self.timer_states.changed(partition, raw_key, outcome.next_due)
         for subject_kind, outbox in forwards.items():
-            await runtime.send_batches(subject_kind, outbox.by_partition, None)
+            stage.alert_sends.extend(await runtime.send_batches(subject_kind, outbox.by_partition, None))
 
         settings = runtime.settings
         if (time.monotonic() - stage.last_checkpoint >= settings.checkpoint_interval_s
@@ -219,7 +228,7 @@ class SubjectAgent(Generic[S]):
         """Make the partition's staged effects durable, then acknowledge its batches."""
         generation = self.generation
         started = time.perf_counter()
-        # Alerts first: a state that remembers an alert must never outlive it.
+        # Alerts and forwarded findings first: a state that remembers them must never outlive them.
         await settle(stage.alert_sends)
         if generation == self.generation:
             await self.states.checkpoint(partition)

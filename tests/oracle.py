@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from agents.rules import seal_broken
+from agents.rules.scoring import history_key
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
-from agents.subjects.routes import routes_for
+from agents.subjects.routes import SCORING, routes_for
 from streams.alerts import new_versions
 
 
@@ -70,7 +73,10 @@ class Oracle:
         kind = self.kinds[subject_kind]
         state = self.states[subject_kind].get(key)
         state, outcome = kind.process(state, key, events, Context(self.rules, self.watermark))
-        self._emit(outcome.findings, state.raised)
+        if kind.final:
+            self._alert(outcome.findings, state.raised)
+        else:
+            self._emit(outcome.findings, state.raised)
         if kind.is_empty(state):
             self.states[subject_kind].pop(key, None)
         else:
@@ -83,6 +89,11 @@ class Oracle:
             self._process(forward.subject_kind, forward.key, [(forward.kind, forward.event)])
 
     def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
+        """Hand new findings to scoring, through their JSON form as on the wire."""
+        for finding, _version in new_versions(findings, raised):
+            self._process(SCORING, history_key(finding), [("finding", orjson.loads(orjson.dumps(finding)))])
+
+    def _alert(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
         for finding, version in new_versions(findings, raised):
             self.alerts[finding.alert_id] = finding
             self.versions[finding.alert_id] = version

@@ -54,11 +54,21 @@ class RuleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Scoring:
+    """How an alert's score is made: a base per severity plus a history boost."""
+
+    base: Mapping[str, int]
+    history_days: float
+    per_prior_alert: int
+    max_history_boost: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuleBook:
-    """Every rule's configuration plus the severity -> base score table."""
+    """Every rule's configuration plus the scoring table."""
 
     rules: Mapping[str, RuleConfig]
-    scores: Mapping[str, int]
+    scoring: Scoring
 
     def __getitem__(self, rule_id: str) -> RuleConfig:
         return self.rules[rule_id]
@@ -112,10 +122,15 @@ def validate(config: RuleConfig, template: RuleConfig | None = None) -> None:
 
 def _book_from_document(document: Mapping[str, Any], source: str) -> RuleBook:
     rules: dict[str, RuleConfig] = {}
-    scores_doc = document.get("scoring")
-    if not isinstance(scores_doc, Mapping) or set(scores_doc) != set(SEVERITIES):
-        raise RuleConfigError(f"{source}: [scoring] must give a score for each of {SEVERITIES}")
-    scores = {severity: int(scores_doc[severity]) for severity in SEVERITIES}
+    scoring_doc = document.get("scoring")
+    history_keys = ("history_days", "per_prior_alert", "max_history_boost")
+    if not isinstance(scoring_doc, Mapping) or set(scoring_doc) != {*SEVERITIES, *history_keys}:
+        raise RuleConfigError(
+            f"{source}: [scoring] must give exactly a score for each of {SEVERITIES} and {history_keys}")
+    scoring = Scoring(base={severity: int(scoring_doc[severity]) for severity in SEVERITIES},
+                      history_days=float(scoring_doc["history_days"]),
+                      per_prior_alert=int(scoring_doc["per_prior_alert"]),
+                      max_history_boost=int(scoring_doc["max_history_boost"]))
     for rule_id, table in document.items():
         if rule_id == "scoring":
             continue
@@ -134,7 +149,7 @@ def _book_from_document(document: Mapping[str, Any], source: str) -> RuleBook:
         except RuleConfigError as exc:
             raise RuleConfigError(f"{source}: {exc}") from exc
         rules[rule_id] = config
-    return RuleBook(rules=rules, scores=scores)
+    return RuleBook(rules=rules, scoring=scoring)
 
 
 def load_rule_book(path: Path | None = None) -> RuleBook:

@@ -41,6 +41,12 @@ class Finding:
     container_nos: tuple[str, ...] = ()
     gate_id: str | None = None
     rule_version: int = 0
+    # Whose history scores the alert (the declarant, failing that the importer).
+    declarant_id: str | None = None
+    importer_id: str | None = None
+    # Set by scoring, the last step before an alert.
+    score: int | None = None
+    prior_alerts: int = 0
 
     @property
     def alert_id(self) -> str:

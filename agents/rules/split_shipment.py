@@ -140,4 +140,5 @@ def finding_for(importer_id: str, cluster: Cluster, identity_anchor: str, rules:
         declaration_ids=tuple(p.declaration_id for p in parcels),
         transport_doc_no=None,
         rule_version=config.version,
+        importer_id=importer_id,
     )

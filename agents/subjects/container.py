@@ -4,8 +4,9 @@ Declarations and manifests that list a container link it to their transport
 document. A gate event that names only a container is resolved through those
 links and handed to its shipment. When no link is known yet, the gate event
 waits up to the feed skew (EXIT_WITHOUT_CLEARANCE's ``feed_skew_seconds``) of
-stream time for one; an OUT event still unresolved then is a container that
-leaves with no declaration or manifest at all.
+stream time for one; still unresolved then, its broken seal is reported on
+the container, and an OUT event is a container that leaves with no
+declaration or manifest at all.
 
 Serialized form: the dataclass fields as a JSON object, version in ``v``
 (currently 1): ``{"container_no": str, "links": {doc: first link event time},
@@ -90,10 +91,6 @@ def process(state: ContainerState | None, key: str, events: Sequence[RoutedEvent
                 outcome.forwards.append(Forward(SHIPMENTS, doc, "gate", {**event, "transport_doc_no": doc}))
                 continue
             state.pending[event_id] = dict(event)
-            # Unresolved for now: report a broken seal at once, on the container.
-            finding = seal_broken.evaluate(event, rules, "CONTAINER", key)
-            if finding is not None:
-                outcome.findings.append(finding)
 
     for event_id, event in sorted(state.pending.items()):
         doc = resolve(state.links, event["event_time"], skew)
@@ -105,8 +102,11 @@ def process(state: ContainerState | None, key: str, events: Sequence[RoutedEvent
             if context.watermark is None or context.watermark < due:
                 outcome.wake_at(due)
                 continue
-            if event["direction"] == "OUT":
-                finding = exit_without_clearance.evaluate_unknown_container_exit(gate_exit(event), rules)
+            # Still unknown once the feed skew has passed: the checks run on the container.
+            # (Raising the seal earlier would report it twice, on container and shipment.)
+            for finding in (seal_broken.evaluate(event, rules, "CONTAINER", key),
+                            exit_without_clearance.evaluate_unknown_container_exit(gate_exit(event), rules)
+                            if event["direction"] == "OUT" else None):
                 if finding is not None:
                     outcome.findings.append(finding)
         del state.pending[event_id]

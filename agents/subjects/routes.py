@@ -16,7 +16,10 @@ from agents.subjects.importer import is_split_candidate
 SHIPMENTS = "shipments"
 CONTAINERS = "containers"
 IMPORTERS = "importers"
-SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS)
+SCORING = "scoring"
+SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, SCORING)
+# The kinds that wait for stream time, and so need the router's progress reports.
+TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS)
 
 
 @dataclass(frozen=True, slots=True)

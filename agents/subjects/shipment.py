@@ -14,11 +14,12 @@ null, "pending_exits": {event_id: GateExit}, "decided": [event_id],
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
 from agents.rules import exit_without_clearance, manifest_mismatch, seal_broken
 from agents.rules.exit_without_clearance import Clearance, GateExit
+from agents.rules.findings import Finding
 from agents.rules.manifest_mismatch import DeclaredFigures, ManifestFigures
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer, remember
 
@@ -202,7 +203,16 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
             outcome.findings.append(finding)
 
     decide_due_exits(state, context, outcome)
+    outcome.findings = [attributed(f, state) for f in outcome.findings]
     return state, outcome
+
+
+def attributed(finding: Finding, state: ShipmentState) -> Finding:
+    """The finding with the declarant and importer of the shipment's first declaration."""
+    if not state.declarations:
+        return finding
+    first = min(state.declarations.values(), key=lambda d: (d["event_time"], d["declaration_id"]))
+    return replace(finding, declarant_id=first["declarant_id"], importer_id=first["importer_id"])
 
 
 def declared_figures(state: ShipmentState) -> list[DeclaredFigures]:

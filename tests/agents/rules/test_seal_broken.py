@@ -28,10 +28,12 @@ def test_intact_or_unknown_seal_raises_nothing():
     assert seals(events) == {}
 
 
-def test_unresolved_container_is_reported_on_the_container_at_once():
+def test_unresolved_container_is_reported_on_the_container_once_the_skew_has_passed():
     container = next_id("MSKU")
     gate = gate_event("IN", container_no=container, seal_intact=False)
-    (finding,) = seals([("gate_event", gate)]).values()
+    assert seals([("gate_event", gate)]) == {}
+    later = gate_event("IN", event_time=gate["event_time"] + 60_000)
+    (finding,) = seals([("gate_event", gate), ("gate_event", later)]).values()
     assert (finding.subject_type, finding.subject_id) == ("CONTAINER", container)
 
 

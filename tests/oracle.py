@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from agents.rules import seal_broken
-from agents.rules.scoring import history_key
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
+from agents.rules.scoring import history_key
 from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for

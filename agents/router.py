@@ -22,7 +22,7 @@ import faust
 from faust.streams import Stream
 from faust.types import ChannelT
 
-from agents.rules import seal_broken
+from agents.rules import seal_broken, watchlist_hit
 from agents.rules.scoring import history_key
 from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, routes_for
 from streams.errors import PoisonEvent, TransientError, UndecodableEvent
@@ -133,10 +133,13 @@ class Router:
             for route in routes:
                 if self.links.is_news(route):
                     outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
-            if not routes and feed == "gate_event":
-                finding = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
-                if finding is not None:
+            if runtime.watchlist:
+                for finding in watchlist_hit.evaluate(feed, record, runtime.watchlist, rules):
                     outboxes[SCORING].add(history_key(finding), "finding", finding)
+            if not routes and feed == "gate_event":
+                seal = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
+                if seal is not None:
+                    outboxes[SCORING].add(history_key(seal), "finding", seal)
         progress = self.tracker.step_report(seen_tps)
         for kind, outbox in outboxes.items():
             sends.extend(await runtime.send_batches(kind, outbox.by_partition,

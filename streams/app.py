@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 from typing import Any
 
 import faust
 from faust.sensors import Monitor
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types import TP, EventT, Message, StreamT
 from faust.types.auth import SASLMechanism
 
 from agents import router, subject_agents
 from agents.rules.config import load_rule_book
+from agents.rules.watchlist_hit import WatchEntry
 from streams import web
 from streams.codec import Codec, SchemaRegistry
+from streams.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime import RuleHolder, Runtime
 from streams.settings import Settings
 from streams.transport import Transport
+
+log = logging.getLogger(__name__)
 
 # Faust pauses every stream while more than 100 table changelog messages
 # wait to be sent; one routed batch updates hundreds of keys at once.
@@ -127,7 +134,50 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     codec = Codec(SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None)
     defaults = load_rule_book(settings.rules_file)
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
+    follow_control_topics(app, runtime)
     router.register(app, runtime)
     subject_agents.register(app, runtime)
     web.register(app, runtime)
     return app, runtime
+
+
+def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
+    """Read the rules and the watchlist whole now, and follow them while the worker runs."""
+    settings = runtime.settings
+    holder = runtime.rules
+    rules = read_compacted(settings, "rules", runtime.codec)
+    watch = read_compacted(settings, "watchlist", runtime.codec)
+    rule_records = dict(rules.records)
+
+    def show_rules() -> None:
+        for rule_id, config in holder.current.rules.items():
+            runtime.metrics.rule_version.labels(rule_id).set(config.version)
+
+    def apply_rule(rule_id: str, record: dict[str, Any] | None) -> None:
+        rule_records[rule_id] = record
+        holder.current = rule_book_from(holder.defaults, rule_records)
+        show_rules()
+        config = holder.current.rules.get(rule_id)
+        log.info("rule %s now at version %s", rule_id, config.version if config else "?")
+
+    def apply_watch(entry_id: str, record: dict[str, Any] | None) -> None:
+        if record is None:
+            runtime.watchlist.remove(entry_id)
+        else:
+            runtime.watchlist.put(WatchEntry.from_record(record))
+        runtime.metrics.watchlist_entries.set(len(runtime.watchlist.entries))
+
+    holder.current = rule_book_from(holder.defaults, rule_records)
+    show_rules()
+    for entry_id, record in watch.records.items():
+        apply_watch(entry_id, record)
+    credentials = credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
+    followers = [
+        ControlFollower(settings, "rules", rules.next_offsets, runtime.codec, credentials, apply_rule),
+        ControlFollower(settings, "watchlist", watch.next_offsets, runtime.codec, credentials, apply_watch),
+    ]
+
+    @app.task
+    async def follow_control() -> None:
+        """Apply rule and watchlist changes as they arrive."""
+        await asyncio.gather(*(follower.run() for follower in followers))

@@ -6,6 +6,7 @@ need them, so ``cargoguard --help`` stays quick.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -182,6 +183,147 @@ def alerts(ctx: click.Context, as_json: bool, from_beginning: bool, office: str 
             show_live_table(feed, alert_filter, Console())
     except KeyboardInterrupt:
         pass
+
+
+@cli.group()
+def rules() -> None:
+    """Show and change the rules at run time (the cargo.rules topic; workers apply changes live)."""
+
+
+@rules.command("show")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per rule.")
+@click.pass_context
+def rules_show(ctx: click.Context, as_json: bool) -> None:
+    """Every rule as the workers apply it: enabled, severity, version, parameters."""
+    from streams.control import effective_rules
+
+    book = effective_rules(settings_from(ctx))
+    for rule_id, config in sorted(book.rules.items()):
+        if as_json:
+            click.echo(json.dumps({"rule_id": rule_id, "enabled": config.enabled, "severity": config.severity,
+                                   "version": config.version, "params": dict(config.params)}, sort_keys=True))
+        else:
+            params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in sorted(config.params.items()))
+            state = "on " if config.enabled else "off"
+            click.echo(f"{rule_id:24} {state} {config.severity:8} v{config.version:<3} {params}")
+
+
+@rules.command("set")
+@click.argument("rule_id")
+@click.argument("assignments", nargs=-1, metavar="NAME=VALUE...")
+@click.option("--severity", type=SEVERITY_CHOICE, help="The rule's severity.")
+@click.option("--by", "updated_by", help="Who makes the change (recorded with it).")
+@click.pass_context
+def rules_set(ctx: click.Context, rule_id: str, assignments: tuple[str, ...], severity: str | None,
+              updated_by: str | None) -> None:
+    """Change thresholds, windows or severity, e.g. ``rules set SPLIT_SHIPMENT min_declarations=5``."""
+    from streams.control import change_rule
+
+    if not assignments and severity is None:
+        raise click.UsageError("name nothing to change: give NAME=VALUE pairs and/or --severity")
+    changed = change_rule(settings_from(ctx), rule_id.upper(), severity=severity, assignments=assignments,
+                          updated_by=updated_by)
+    click.echo(f"{changed.rule_id} is now version {changed.version}")
+
+
+@rules.command("disable")
+@click.argument("rule_id")
+@click.option("--by", "updated_by", help="Who makes the change.")
+@click.pass_context
+def rules_disable(ctx: click.Context, rule_id: str, updated_by: str | None) -> None:
+    """Stop a rule raising alerts."""
+    from streams.control import change_rule
+
+    changed = change_rule(settings_from(ctx), rule_id.upper(), enabled=False, updated_by=updated_by)
+    click.echo(f"{changed.rule_id} disabled (version {changed.version})")
+
+
+@rules.command("enable")
+@click.argument("rule_id")
+@click.option("--by", "updated_by", help="Who makes the change.")
+@click.pass_context
+def rules_enable(ctx: click.Context, rule_id: str, updated_by: str | None) -> None:
+    """Let a rule raise alerts again."""
+    from streams.control import change_rule
+
+    changed = change_rule(settings_from(ctx), rule_id.upper(), enabled=True, updated_by=updated_by)
+    click.echo(f"{changed.rule_id} enabled (version {changed.version})")
+
+
+@rules.command("reset")
+@click.argument("rule_id")
+@click.pass_context
+def rules_reset(ctx: click.Context, rule_id: str) -> None:
+    """Drop every change to a rule: back to the shipped defaults."""
+    from streams.control import reset_rule
+
+    reset_rule(settings_from(ctx), rule_id.upper())
+    click.echo(f"{rule_id.upper()} is back at its defaults")
+
+
+@cli.group()
+def watchlist() -> None:
+    """Manage watched declarants, importers, vehicles, containers, HS prefixes and origins."""
+
+
+@watchlist.command("add")
+@click.option("--type", "subject_type", required=True,
+              type=click.Choice(["DECLARANT", "IMPORTER", "VEHICLE", "CONTAINER", "HS_PREFIX", "ORIGIN_COUNTRY"],
+                                case_sensitive=False), help="What kind of thing is watched.")
+@click.option("--value", required=True, help="The id, plate, container number, HS prefix or country code.")
+@click.option("--severity", type=SEVERITY_CHOICE, default="MEDIUM", show_default=True)
+@click.option("--reason", required=True, help="Why it is watched (shown to officers).")
+@click.option("--id", "entry_id", help="Entry id (default: TYPE:VALUE).")
+@click.option("--expires", help="ISO-8601 time after which the entry no longer matches.")
+@click.option("--by", "added_by", help="Who adds it.")
+@click.pass_context
+def watchlist_add(ctx: click.Context, subject_type: str, value: str, severity: str, reason: str,
+                  entry_id: str | None, expires: str | None, added_by: str | None) -> None:
+    """Put something on the watchlist; workers check every event against it from now on."""
+    from agents.rules.watchlist_hit import WatchEntry
+    from streams.control import add_watch_entry
+    from streams.events_json import ConversionError, parse_time
+    from streams.stream_time import wall_ms
+
+    try:
+        expires_at = parse_time(expires, "--expires") if expires else None
+    except ConversionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    kind = subject_type.upper()
+    entry = WatchEntry(entry_id=entry_id or f"{kind}:{value}", subject_type=kind, value=value,
+                       severity=severity.upper(), reason=reason, added_at=wall_ms(), added_by=added_by,
+                       expires_at=expires_at)
+    add_watch_entry(settings_from(ctx), entry)
+    click.echo(f"watching {kind.lower()} {value} as {entry.entry_id}")
+
+
+@watchlist.command("remove")
+@click.argument("entry_id")
+@click.pass_context
+def watchlist_remove(ctx: click.Context, entry_id: str) -> None:
+    """Take an entry off the watchlist."""
+    from streams.control import remove_watch_entry
+
+    remove_watch_entry(settings_from(ctx), entry_id)
+    click.echo(f"removed {entry_id}")
+
+
+@watchlist.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+@click.pass_context
+def watchlist_list(ctx: click.Context, as_json: bool) -> None:
+    """Every entry on the watchlist."""
+    from streams.control import current_watchlist
+    from streams.events_json import format_time
+
+    for entry in sorted(current_watchlist(settings_from(ctx)).entries.values(), key=lambda e: e.entry_id):
+        if as_json:
+            click.echo(json.dumps({name: getattr(entry, name) for name in entry.__slots__}, sort_keys=True))
+        else:
+            until = f" until {format_time(entry.expires_at)}" if entry.expires_at else ""
+            click.echo(f"{entry.entry_id:30} {entry.subject_type:14} {entry.value:16} {entry.severity:8} "
+                       f"{entry.reason}{until}")
 
 
 @cli.command()

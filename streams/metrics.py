@@ -44,6 +44,11 @@ class Metrics:
         self.pending_timers = Gauge(
             "cargoguard_pending_timers", "Subjects waiting for stream time.",
             ["subject_kind"], registry=r)
+        self.rule_version = Gauge(
+            "cargoguard_rule_version", "Version of each rule's configuration in force (0 = defaults).",
+            ["rule_id"], registry=r)
+        self.watchlist_entries = Gauge(
+            "cargoguard_watchlist_entries", "Entries on the watchlist.", registry=r)
         self.processing_errors = Counter(
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],

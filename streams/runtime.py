@@ -17,6 +17,7 @@ from faust.tables.manager import TableManager
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
+from agents.rules.watchlist_hit import Watchlist
 from streams.alerts import alert_record
 from streams.codec import Codec
 from streams.deadletter import dead_letter_record
@@ -53,6 +54,7 @@ class Runtime:
     dead_letter_topic: faust.types.TopicT
     changelog_writer: ChangelogWriter
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
+    watchlist: Watchlist = field(default_factory=Watchlist)
     assigned_once: bool = False
 
     @classmethod

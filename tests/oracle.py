@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 
-from agents.rules import seal_broken
+from agents.rules import seal_broken, watchlist_hit
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.scoring import history_key
+from agents.rules.watchlist_hit import Watchlist
 from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
@@ -26,8 +27,9 @@ from streams.alerts import new_versions
 class Oracle:
     """Feeds events through the pure logic; ``alerts`` holds the newest finding per alert id."""
 
-    def __init__(self, rules: RuleBook) -> None:
+    def __init__(self, rules: RuleBook, watchlist: Watchlist | None = None) -> None:
         self.rules = rules
+        self.watchlist = watchlist or Watchlist()
         self.kinds = {kind.name: kind for kind in KINDS}
         self.states: dict[str, dict[str, Any]] = {name: {} for name in self.kinds}
         self.due: dict[tuple[str, str], int] = {}
@@ -47,6 +49,9 @@ class Oracle:
         routes = routes_for(kind, record)
         for route in routes:
             self._process(route.subject_kind, route.key, [(route.kind, route.fields)])
+        watched = watchlist_hit.evaluate(kind, record, self.watchlist, self.rules)
+        if watched:
+            self._emit(watched, {})
         if not routes and kind == "gate_event":
             finding = seal_broken.evaluate(record, self.rules, "VEHICLE", record["vehicle_plate"])
             if finding is not None:
@@ -100,9 +105,9 @@ class Oracle:
 
 
 def expected_alerts(events: Iterable[tuple[str, Mapping[str, Any]]], rules: RuleBook,
-                    flush_after_ms: int | None = None) -> dict[str, Finding]:
+                    flush_after_ms: int | None = None, watchlist: Watchlist | None = None) -> dict[str, Finding]:
     """The alerts the pure logic raises for ``events`` in order (newest finding per id)."""
-    oracle = Oracle(rules)
+    oracle = Oracle(rules, watchlist)
     for kind, record in events:
         oracle.feed(kind, record)
     if flush_after_ms is not None and oracle.watermark is not None:

@@ -78,22 +78,19 @@ class RuleBook:
         config = self.rules.get(rule_id)
         return config if config is not None and config.enabled else None
 
-    def with_override(self, override: RuleConfig) -> RuleBook:
+    def with_override(self, override: RuleConfig, base: RuleBook | None = None) -> RuleBook:
         """A new book where ``override`` replaces the rule of the same id.
 
-        Parameters missing from the override keep their current values, so a
-        change can name just the threshold it changes.
+        Parameters missing from the override keep their values in ``base``
+        (default: this book), so a change can name just the threshold it changes.
         """
-        current = self.rules.get(override.rule_id)
+        current = (base or self).rules.get(override.rule_id)
         if current is None:
             raise RuleConfigError(f"unknown rule {override.rule_id!r}; known: {sorted(self.rules)}")
         merged = replace(override, params={**current.params, **override.params})
         validate(merged, template=current)
         return replace(self, rules={**self.rules, override.rule_id: merged})
 
-    def without_override(self, rule_id: str, defaults: RuleBook) -> RuleBook:
-        """A new book where ``rule_id`` is back at its default configuration."""
-        return replace(self, rules={**self.rules, rule_id: defaults.rules[rule_id]})
 
 
 def validate(config: RuleConfig, template: RuleConfig | None = None) -> None:

@@ -1,0 +1,73 @@
+"""Rule changes and watchlist entries made while a worker runs apply to the next events and survive a restart."""
+
+import time
+
+import pytest
+
+from agents.rules.watchlist_hit import WatchEntry
+from streams.control import add_watch_entry, change_rule, remove_watch_entry
+from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, parcel
+from tests.conftest import newest_versions
+
+pytestmark = pytest.mark.e2e
+
+# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
+APPLY_S = 2.0
+
+
+def parcels(count, start):
+    buyer = next_id("BUYER")
+    return buyer, [("declaration", parcel(buyer, 25.0, start + i * MINUTE)) for i in range(count)]
+
+
+def flush_stream_time(start):
+    # Later events on every feed move stream time past everything before them.
+    return [("declaration", declaration(event_time=start + 2 * HOUR)),
+            ("gate_event", gate_event("IN", event_time=start + 2 * HOUR)),
+            ]
+
+
+def alerts_of(deployed, count):
+    return newest_versions(deployed.read_topic("alerts", "alert", until=lambda seen: len(newest_versions(seen))
+                                               >= count, timeout_s=60, settle_s=2))
+
+
+def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deployment):
+    deployed = deployment()
+    worker = deployed.start_worker()
+
+    change_rule(deployed.settings, "SPLIT_SHIPMENT", assignments=["min_declarations=5"], updated_by="test")
+    add_watch_entry(deployed.settings, WatchEntry(entry_id="W-1", subject_type="VEHICLE", value="29H-77777",
+                                                  severity="CRITICAL", reason="stolen plates", added_at=T0))
+    time.sleep(APPLY_S)
+    four_buyer, four = parcels(4, T0)
+    five_buyer, five = parcels(5, T0 + 10 * MINUTE)
+    watched = gate_event("IN", vehicle_plate="29H-77777", event_time=T0 + 20 * MINUTE)
+    deployed.publish(four + five + [("gate_event", watched)] + flush_stream_time(T0))
+
+    alerts = alerts_of(deployed, 2)
+    by_rule = {(a["rule_id"], a["subject_id"]): a for a in alerts.values()}
+    assert set(by_rule) == {("SPLIT_SHIPMENT", five_buyer), ("WATCHLIST_HIT", "29H-77777")}, worker.tail()
+    assert by_rule[("SPLIT_SHIPMENT", five_buyer)]["rule_version"] == 1
+    assert by_rule[("WATCHLIST_HIT", "29H-77777")]["severity"] == "CRITICAL"
+
+    # After a restart the worker reads both topics again before it processes anything.
+    worker.stop()
+    worker = deployed.start_worker()
+    start = T0 + 5 * HOUR
+    four_buyer, four = parcels(4, start)
+    again = gate_event("IN", vehicle_plate="29H-77777", event_time=start + 20 * MINUTE)
+    deployed.publish(four + [("gate_event", again)] + flush_stream_time(start))
+    alerts = alerts_of(deployed, 3)
+    assert ("SPLIT_SHIPMENT", four_buyer) not in {(a["rule_id"], a["subject_id"]) for a in alerts.values()}
+    assert sum(1 for a in alerts.values() if a["rule_id"] == "WATCHLIST_HIT") == 2, worker.tail()
+
+    # Taking the entry off stops the hits.
+    remove_watch_entry(deployed.settings, "W-1")
+    time.sleep(APPLY_S)
+    start = T0 + 10 * HOUR
+    deployed.publish([("gate_event", gate_event("IN", vehicle_plate="29H-77777", event_time=start))]
+                     + flush_stream_time(start))
+    time.sleep(3)
+    alerts = alerts_of(deployed, 3)
+    assert sum(1 for a in alerts.values() if a["rule_id"] == "WATCHLIST_HIT") == 2

@@ -17,13 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
-from agents.rules import exit_without_clearance, manifest_mismatch, seal_broken
+from agents.rules import exit_without_clearance, manifest_mismatch, seal_broken, transit, weighbridge_mismatch
 from agents.rules.exit_without_clearance import Clearance, GateExit
 from agents.rules.findings import Finding
 from agents.rules.manifest_mismatch import DeclaredFigures, ManifestFigures
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer, remember
 
 STATE_VERSION = 1
+# Gate passages kept per shipment for the weighbridge and transit checks.
+PASSAGE_MEMORY = 32
 
 
 class DeclarationFacts(TypedDict):
@@ -41,6 +43,8 @@ class DeclarationFacts(TypedDict):
     package_count: int
     total_value_usd: float
     container_nos: list[str]
+    destination_office: str | None
+    transit_deadline: int | None
     cleared_at: int | None
     cancelled_at: int | None
 
@@ -54,6 +58,19 @@ class ManifestFacts(TypedDict):
     office_code: str
     gross_weight_kg: float
     package_count: int
+
+
+class GatePassage(TypedDict):
+    """A gate event remembered for the weighbridge and transit checks."""
+
+    event_id: str
+    event_time: int
+    office_code: str
+    gate_id: str
+    direction: str
+    vehicle_plate: str
+    container_no: str | None
+    cargo_weight_kg: float | None
 
 
 class PendingExit(TypedDict):
@@ -79,6 +96,8 @@ class ShipmentState:
     declarations: dict[str, DeclarationFacts] = field(default_factory=dict)
     manifest: ManifestFacts | None = None
     pending_exits: dict[str, PendingExit] = field(default_factory=dict)
+    weighings: dict[str, GatePassage] = field(default_factory=dict)
+    arrivals: dict[str, GatePassage] = field(default_factory=dict)
     decided: list[str] = field(default_factory=list)
     raised: dict[str, list[Any]] = field(default_factory=dict)
     v: int = STATE_VERSION
@@ -116,6 +135,8 @@ def apply_declaration(facts: DeclarationFacts | None, event: Mapping[str, Any]) 
             "package_count": int(event["package_count"]),
             "total_value_usd": float(event["total_value_usd"]),
             "container_nos": list(event.get("container_nos") or ()),
+            "destination_office": event.get("destination_office"),
+            "transit_deadline": event.get("transit_deadline"),
             "cleared_at": facts["cleared_at"] if facts else None,
             "cancelled_at": facts["cancelled_at"] if facts else None,
         }
@@ -147,6 +168,27 @@ def apply_manifest(facts: ManifestFacts | None, event: Mapping[str, Any]) -> Man
     }
 
 
+def gate_passage(event: Mapping[str, Any]) -> GatePassage:
+    """What the weighbridge and transit checks keep of a gate event."""
+    return {
+        "event_id": event["event_id"],
+        "event_time": event["event_time"],
+        "office_code": event["office_code"],
+        "gate_id": event["gate_id"],
+        "direction": event["direction"],
+        "vehicle_plate": event["vehicle_plate"],
+        "container_no": event.get("container_no"),
+        "cargo_weight_kg": event.get("cargo_weight_kg"),
+    }
+
+
+def keep_newest(passages: dict[str, GatePassage], limit: int) -> None:
+    """Bound a memory of gate passages to its newest ``limit``."""
+    if len(passages) > limit:
+        for event_id in sorted(passages, key=lambda e: (passages[e]["event_time"], e))[: len(passages) - limit]:
+            del passages[event_id]
+
+
 def pending_exit(event: Mapping[str, Any]) -> PendingExit:
     """What an OUT gate event leaves behind until its decision."""
     return {
@@ -175,7 +217,7 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
     state = state if state is not None else ShipmentState(transport_doc_no=key)
     outcome = Outcome()
     rules = context.rules
-    figures_changed = False
+    figures_changed = weighed = arrived = False
     for kind, event in by_event_time(events):
         if kind == "decl":
             decl_id = event["declaration_id"]
@@ -192,17 +234,32 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
                                            sorted(state.declarations))
             if finding is not None:
                 outcome.findings.append(finding)
-            # Only exits wait for a decision; other gate events leave no trace
-            # (a redelivered broken seal finds its alert already raised).
+            # Exits wait for a decision; weighings and arrivals are kept for their
+            # checks. A redelivery changes nothing: the same ids, the same alerts.
             if event["direction"] == "OUT" and rules.enabled(exit_without_clearance.RULE_ID):
                 state.pending_exits[event_id] = pending_exit(event)
+            if event.get("cargo_weight_kg") is not None:
+                state.weighings[event_id] = gate_passage(event)
+                keep_newest(state.weighings, PASSAGE_MEMORY)
+                weighed = True
+            if event["direction"] == "IN":
+                state.arrivals[event_id] = gate_passage(event)
+                keep_newest(state.arrivals, PASSAGE_MEMORY)
+                arrived = True
 
     if figures_changed and state.manifest is not None and state.declarations:
         finding = manifest_mismatch.evaluate(key, declared_figures(state), manifest_figures(state), rules)
         if finding is not None:
             outcome.findings.append(finding)
+    if (figures_changed or weighed) and state.weighings:
+        outcome.findings += weighbridge_mismatch.evaluate(key, declared_figures(state),
+                                                          list(state.weighings.values()), rules)
+    transits = cleared_transits(state)
+    if (figures_changed or arrived) and transits and state.arrivals:
+        outcome.findings += transit.wrong_offices(key, transits, list(state.arrivals.values()), rules)
 
     decide_due_exits(state, context, outcome)
+    decide_due_transits(state, transits, context, outcome)
     outcome.findings = [attributed(f, state) for f in outcome.findings]
     return state, outcome
 
@@ -264,6 +321,34 @@ def decide_due_exits(state: ShipmentState, context: Context, outcome: Outcome) -
         remember(state.decided, event_id)
 
 
+def cleared_transits(state: ShipmentState) -> list[transit.Transit]:
+    """The shipment's active transit declarations that have been cleared."""
+    return [
+        transit.Transit(d["declaration_id"], d["event_id"], d["office_code"], d["destination_office"],
+                        d["transit_deadline"], d["cleared_at"])
+        for d in sorted(state.declarations.values(), key=lambda d: d["declaration_id"])
+        if d["procedure"] == "TRANSIT" and is_active(d) and d["cleared_at"] is not None
+        and d["destination_office"] and d["transit_deadline"] is not None
+    ]
+
+
+def decide_due_transits(state: ShipmentState, transits: list[transit.Transit], context: Context,
+                        outcome: Outcome) -> None:
+    """Decide every transit whose deadline stream time has passed."""
+    for item in transits:
+        marker = f"overdue|{item.declaration_id}"
+        if marker in state.decided:
+            continue
+        if context.watermark is None or context.watermark < item.deadline:
+            outcome.wake_at(item.deadline)
+            continue
+        finding = transit.overdue(state.transport_doc_no, item, list(state.arrivals.values()), context.rules)
+        if finding is not None:
+            outcome.findings.append(finding)
+        remember(state.decided, marker)
+
+
 def is_empty(state: ShipmentState) -> bool:
     """True when nothing is worth storing (e.g. only a clean gate passage was seen)."""
-    return not (state.declarations or state.manifest or state.pending_exits or state.raised)
+    return not (state.declarations or state.manifest or state.pending_exits or state.raised
+                or state.weighings or state.arrivals)

@@ -162,10 +162,8 @@ class Router:
                 return  # metadata not loaded yet; the next tick will know
             unknown = [tp for tp in assigned
                        if self.tracker.next_offset(tp_name(tp.topic, tp.partition)) is None]
-            positions = await asyncio.gather(*(app.consumer.position(tp) for tp in unknown))
-            for tp, position in zip(unknown, positions, strict=True):
-                if position is not None:
-                    self.tracker.note_start_position(tp_name(tp.topic, tp.partition), position)
+            for tp, start in (await self._start_offsets(unknown)).items():
+                self.tracker.note_start_position(tp_name(tp.topic, tp.partition), start)
             backlog: dict[str, int | None] = {}
             for tp in assigned:
                 name = tp_name(tp.topic, tp.partition)
@@ -183,6 +181,24 @@ class Router:
         except Exception:
             self.runtime.metrics.processing_errors.labels("progress").inc()
             log.exception("router: progress report failed")
+
+
+    async def _start_offsets(self, tps: list[Any]) -> dict[Any, int]:
+        """Where reading of each of ``tps`` began: its committed offset, else its first.
+
+        Not the consumer's position: that moves as soon as records are fetched
+        into the stream buffer, so a partition fetched to its end but not yet
+        routed would look drained, be reported idle, and let stream time run
+        past the events still waiting in it.
+        """
+        # Faust records each partition's committed offset when it is assigned
+        # (0 recorded as None); unrouted partitions have committed nothing since.
+        committed: dict[Any, int | None] = cast(Any, self.app.consumer)._committed_offset
+        starts = {tp: offset for tp in tps if (offset := committed.get(tp)) is not None}
+        never_committed = [tp for tp in tps if tp not in starts]
+        if never_committed:
+            starts.update(await self.app.consumer.earliest_offsets(*never_committed))
+        return starts
 
 
 def register(app: faust.App, runtime: Runtime) -> Router:

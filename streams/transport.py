@@ -44,9 +44,9 @@ from faust.types import TP
 _YIELD_EVERY = 100
 # The fetch wait when the app does not set ``fetch_max_wait_ms``.
 DEFAULT_FETCH_MAX_WAIT_MS = 100
-# Bounds on the fetch that confirms end offsets.
+# The fetch that confirms end offsets: its wait, and how long to keep asking.
 _PROBE_FETCH_WAIT_MS = 50
-_PROBE_ATTEMPTS = 20
+_PROBE_DEADLINE_S = 30.0
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -68,11 +68,18 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         probe.assign(list(listed))
         for tp, offset in listed.items():
             probe.seek(tp, max(0, offset - 1))
-        for _ in range(_PROBE_ATTEMPTS):
-            if all(probe.highwater(tp) is not None for tp in listed):
-                break
-            await probe.getmany(timeout_ms=_PROBE_FETCH_WAIT_MS, max_records=1)
-        return {tp: max(offset, probe.highwater(tp) or 0) for tp, offset in listed.items()}
+        # Wait for a fetch answer from every partition: falling back to the listed
+        # figure would end a changelog's recovery early and lose state silently.
+        # A first fetch needs metadata and a connection, which a busy machine
+        # can take seconds to give.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _PROBE_DEADLINE_S
+        while missing := [tp for tp in listed if probe.highwater(tp) is None]:
+            if loop.time() > deadline:
+                raise RuntimeError(f"no fetch answer from {missing} within {_PROBE_DEADLINE_S} s: "
+                                   "their end offsets cannot be confirmed")
+            await probe.getmany(*missing, timeout_ms=_PROBE_FETCH_WAIT_MS, max_records=1)
+        return {tp: max(offset, cast(int, probe.highwater(tp))) for tp, offset in listed.items()}
 
     async def _ensure_probe(self) -> aiokafka.AIOKafkaConsumer:
         if self._probe is None:

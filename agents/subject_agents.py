@@ -3,6 +3,7 @@
 - shipments (key transport_doc_no): MANIFEST_MISMATCH, EXIT_WITHOUT_CLEARANCE, SEAL_BROKEN
 - containers (key container_no): resolve container-only gate events to their shipment
 - importers (key importer_id): SPLIT_SHIPMENT
+- declarants (key declarant_id): AMENDMENT_CHURN, DECLARANT_SURGE
 - scoring (key: the declarant or importer a finding concerns): scores every finding and sends the alert
 """
 
@@ -12,8 +13,8 @@ from typing import Any
 
 import faust
 
-from agents.subjects import container, importer, scoring, shipment
-from agents.subjects.routes import CONTAINERS, IMPORTERS, SCORING, SHIPMENTS
+from agents.subjects import container, declarant, importer, scoring, shipment
+from agents.subjects.routes import CONTAINERS, DECLARANTS, IMPORTERS, SCORING, SHIPMENTS
 from streams.runtime import Runtime
 from streams.subject_agent import SubjectAgent, SubjectKind
 
@@ -21,6 +22,7 @@ KINDS: tuple[SubjectKind[Any], ...] = (
     SubjectKind(SHIPMENTS, shipment.ShipmentState.from_doc, shipment.process, shipment.is_empty),
     SubjectKind(CONTAINERS, container.ContainerState.from_doc, container.process, container.is_empty),
     SubjectKind(IMPORTERS, importer.ImporterState.from_doc, importer.process, importer.is_empty),
+    SubjectKind(DECLARANTS, declarant.DeclarantState.from_doc, declarant.process, declarant.is_empty),
     SubjectKind(SCORING, scoring.ScoringState.from_doc, scoring.process, scoring.is_empty, final=True),
 )
 

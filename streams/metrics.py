@@ -31,6 +31,10 @@ class Metrics:
         self.subject_events = Counter(
             "cargoguard_subject_events_total",
             "Routed events applied to subject state, per subject kind.", ["subject_kind"], registry=r)
+        self.late_events = Counter(
+            "cargoguard_late_events_total",
+            "Events later than the allowed lateness: kept in state, left out of windows.", ["subject_kind"],
+            registry=r)
         self.routing_batch = Histogram(
             "cargoguard_routing_batch_events", "Input events per routing step.",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=r)

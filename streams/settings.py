@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(1.0, gt=0)
     checkpoint_max_dirty: int = Field(20_000, ge=1)
     state_cache_entries: int = Field(50_000, ge=0, description="Clean subjects kept in memory per partition.")
+    # An event this far behind stream time on arrival still updates state but
+    # no longer counts in any window (and is counted as late).
+    allowed_lateness_s: float = Field(600.0, ge=0)
     # Stream time: an input partition with no new event for this long, and no
     # backlog, stops holding stream time back; when every partition is idle,
     # stream time follows the wall clock from the newest event seen.

@@ -20,6 +20,7 @@ per partition is rebuilt from it after every rebalance.
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -93,11 +94,21 @@ class PartitionTimers:
         return due_keys
 
 
+def stream_start_key(partition: int, partitions: int) -> str:
+    """The timer-table key holding when ``partition`` first saw stream time.
+
+    Keys place themselves by hash, so this finds the first of a fixed series
+    that lands in the partition.
+    """
+    return next(key for n in itertools.count() if partition_for(key := f"~stream-start~{n}", partitions) == partition)
+
+
 @dataclass(slots=True)
 class PartitionStage:
     """What one partition has processed since its last checkpoint."""
 
     timers: PartitionTimers
+    stream_start: int | None
     events: list[Any] = field(default_factory=list)
     alert_sends: list[Any] = field(default_factory=list)
     last_checkpoint: float = field(default_factory=time.monotonic)
@@ -115,6 +126,7 @@ class SubjectAgent(Generic[S]):
         self.kind = kind
         settings = runtime.settings
         self.partitions = settings.partitions
+        self.lateness_ms = int(settings.allowed_lateness_s * 1000)
         # bytes -> Faust's raw serializer: the state's JSON form is ours to version.
         table = app.Table(f"{kind.name}-state", partitions=settings.partitions, key_type=bytes,
                           value_type=bytes, help=f"State per {kind.name} subject (JSON).")
@@ -142,9 +154,12 @@ class SubjectAgent(Generic[S]):
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a
         # rebalance: the unacknowledged batches come again and rebuild what
-        # was staged, from the last checkpoint.
+        # was staged, from the last checkpoint. Stream time too is rebuilt
+        # from their progress reports: kept, it would be ahead of the events
+        # coming again and decide their exits before their declarations.
         self.generation += 1
         self.stages.clear()
+        self.boards.clear()
         self.states.drop()
         self.timer_states.drop()
 
@@ -169,11 +184,13 @@ class SubjectAgent(Generic[S]):
         stage = self.stages.get(partition)
         if stage is None:
             timers = PartitionTimers()
+            start_key = stream_start_key(partition, self.partitions)
             for raw_key, raw_due in self.timer_states.table.items():
                 key = raw_key.decode()
-                if partition_for(key, self.partitions) == partition:
+                if key != start_key and partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
-            stage = self.stages[partition] = PartitionStage(timers)
+            start = self.timer_states.entry(partition, start_key.encode()).value
+            stage = self.stages[partition] = PartitionStage(timers, start)
         return stage
 
     async def process_message(self, partition: int, event: Any) -> None:
@@ -181,19 +198,23 @@ class SubjectAgent(Generic[S]):
         runtime = self.runtime
         batch = decode_batch(event.value)
         board = self.boards.setdefault(partition, ProgressBoard())
-        board.update(batch.progress)
         now = wall_ms()
+        arrival_watermark = board.watermark(now)
+        board.update(batch.progress)
         watermark = board.watermark(now)
         if watermark is not None:
             runtime.metrics.stream_time_lag.labels(self.kind.name).set(max(0, now - watermark) / 1000)
-        context = Context(runtime.rules.current, watermark)
+        stage = self._stage_for(partition)
+        if stage.stream_start is None and watermark is not None:
+            stage.stream_start = watermark
+            self.timer_states.changed(partition, stream_start_key(partition, self.partitions).encode(), watermark)
+        context = Context(runtime.rules.current, watermark, self.lateness_ms, stage.stream_start, arrival_watermark)
 
         by_key: dict[str, list[RoutedEvent]] = {}
         for key, kind, fields in batch.events:
             by_key.setdefault(key, []).append((kind, fields))
         if batch.events:
             runtime.metrics.subject_events.labels(self.kind.name).inc(len(batch.events))
-        stage = self._stage_for(partition)
         stage.events.append(event)
 
         forwards: dict[str, Outbox] = {}
@@ -201,6 +222,8 @@ class SubjectAgent(Generic[S]):
             raw_key = key.encode()
             entry = self.states.entry(partition, raw_key)
             state, outcome = self.kind.process(entry.value, key, by_key.get(key, ()), context)
+            if outcome.late_events:
+                runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
             self.states.changed(partition, raw_key, state)
             to_send = new_versions(outcome.findings, state.raised)
             if self.kind.final:

@@ -22,6 +22,9 @@ from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
 from streams.alerts import new_versions
+from streams.settings import Settings
+
+LATENESS_MS = int(Settings().allowed_lateness_s * 1000)
 
 
 class Oracle:
@@ -34,6 +37,7 @@ class Oracle:
         self.states: dict[str, dict[str, Any]] = {name: {} for name in self.kinds}
         self.due: dict[tuple[str, str], int] = {}
         self.watermark: int | None = None
+        self.stream_start: int | None = None
         self.alerts: dict[str, Finding] = {}
         self.versions: dict[str, int] = {}
 
@@ -44,11 +48,14 @@ class Oracle:
         another input partition lags behind.
         """
         time = int(record["event_time"])
+        if self.stream_start is None:
+            self.stream_start = time
+        arrival_watermark = self.watermark
         if advance:
             self.watermark = time if self.watermark is None else max(self.watermark, time)
         routes = routes_for(kind, record)
         for route in routes:
-            self._process(route.subject_kind, route.key, [(route.kind, route.fields)])
+            self._process(route.subject_kind, route.key, [(route.kind, route.fields)], arrival_watermark)
         watched = watchlist_hit.evaluate(kind, record, self.watchlist, self.rules)
         if watched:
             self._emit(watched, {})
@@ -74,10 +81,12 @@ class Oracle:
                 del self.due[(subject_kind, key)]
                 self._process(subject_kind, key, [])
 
-    def _process(self, subject_kind: str, key: str, events: list[RoutedEvent]) -> None:
+    def _process(self, subject_kind: str, key: str, events: list[RoutedEvent],
+                 arrival_watermark: int | None = None) -> None:
         kind = self.kinds[subject_kind]
         state = self.states[subject_kind].get(key)
-        state, outcome = kind.process(state, key, events, Context(self.rules, self.watermark))
+        context = Context(self.rules, self.watermark, LATENESS_MS, self.stream_start, arrival_watermark)
+        state, outcome = kind.process(state, key, events, context)
         if kind.final:
             self._alert(outcome.findings, state.raised)
         else:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Evidence, Finding, format_usd
+from agents.rules.windows import sliding_clusters
 
 RULE_ID = "SPLIT_SHIPMENT"
 SPLIT_CHANNELS = frozenset({"ECOMMERCE", "EXPRESS"})
@@ -36,6 +37,11 @@ class Parcel:
     value_usd: float
     office_code: str
     transport_doc_no: str
+
+    @property
+    def tiebreak(self) -> str:
+        """Orders parcels of the same time."""
+        return self.declaration_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,27 +80,11 @@ def find_clusters(parcels: Sequence[Parcel], rules: RuleBook) -> list[Cluster]:
     config = rules[RULE_ID]
     min_count = int(config.number("min_declarations"))
     min_total = config.number("min_total_usd")
-    span = window_ms(rules)
-    ordered = sorted(parcels, key=lambda p: (p.event_time, p.declaration_id))
 
-    clusters: list[list[Parcel]] = []
-    covered_until = -1  # index of the last parcel in the current cluster
-    end = 0
-    total = 0.0
-    for start, first in enumerate(ordered):
-        # Grow the window [start, end) to every parcel within `span` of `first`.
-        while end < len(ordered) and ordered[end].event_time < first.event_time + span:
-            total += ordered[end].value_usd
-            end += 1
-        count = end - start
-        if count >= min_count and total > min_total:
-            if clusters and start <= covered_until:
-                clusters[-1].extend(ordered[covered_until + 1 : end])
-            else:
-                clusters.append(list(ordered[start:end]))
-            covered_until = end - 1
-        total -= first.value_usd
-    return [Cluster(tuple(c)) for c in clusters]
+    def qualifying(window: Sequence[Parcel], _first: Parcel) -> bool:
+        return len(window) >= min_count and sum(p.value_usd for p in window) > min_total
+
+    return [Cluster(tuple(c)) for c in sliding_clusters(parcels, window_ms(rules), qualifying)]
 
 
 def identity(importer_id: str, anchor_declaration_id: str) -> str:

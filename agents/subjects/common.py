@@ -31,6 +31,21 @@ class Context:
 
     rules: RuleBook
     watermark: int | None
+    # Events this far behind stream time on arrival are late: they still update
+    # what a subject knows, but no longer count in any window.
+    lateness_ms: int = 0
+    # When this subject partition first saw stream time: the start of its
+    # observation, which history-based rules need to tell "new" from "unseen".
+    stream_start: int | None = None
+    # Stream time before this batch's own progress was merged. Lateness is
+    # judged on it: a routed batch spans many events, and its progress report
+    # covers the newest of them, which the oldest ones must not be measured by.
+    arrival_watermark: int | None = None
+
+    def is_late(self, event_time: int) -> bool:
+        """Whether an event of this batch arrived too late to count in windows."""
+        reference = self.arrival_watermark
+        return reference is not None and event_time < reference - self.lateness_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +65,7 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     forwards: list[Forward] = field(default_factory=list)
     next_due: int | None = None
+    late_events: int = 0
 
     def wake_at(self, due: int | None) -> None:
         """Ask to be processed again once stream time reaches ``due``."""
@@ -76,3 +92,14 @@ def remember(decided: list[str], trigger_id: str) -> None:
 def newer(time_a: int, id_a: str, time_b: int, id_b: str) -> bool:
     """True when event A is later than event B in event time (ties broken by id)."""
     return (time_a, id_a) > (time_b, id_b)
+
+
+def stable_anchor(known: dict[str, list[str]], members: Sequence[str], first: str) -> str:
+    """The id a cluster is raised under: an earlier cluster's it overlaps, else its first member's.
+
+    Records the cluster's members under that anchor, so a cluster that grows
+    (or gains an earlier member late) keeps the alert id it was raised with.
+    """
+    anchor = next((a for a, old in known.items() if set(old) & set(members)), first)
+    known[anchor] = sorted(set(known.get(anchor, ())) | set(members))
+    return anchor

@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 from agents.rules import split_shipment
 from agents.rules.findings import alert_id
 from agents.rules.split_shipment import Parcel
-from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer
+from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer, stable_anchor
 
 STATE_VERSION = 1
 
@@ -36,6 +36,7 @@ class ParcelFacts(TypedDict):
     office_code: str
     transport_doc_no: str
     cancelled: bool
+    late: bool
 
 
 # Dict records and a dict-backed dataclass: what orjson writes fastest.
@@ -63,8 +64,8 @@ def is_split_candidate(event: Mapping[str, Any]) -> bool:
     return event["channel"] in split_shipment.SPLIT_CHANNELS and event["procedure"] == "IMPORT"
 
 
-def apply_declaration(facts: ParcelFacts | None, event: Mapping[str, Any]) -> ParcelFacts:
-    """Merge a declaration event: newest figures win, cancellation is final."""
+def apply_declaration(facts: ParcelFacts | None, event: Mapping[str, Any], late: bool) -> ParcelFacts:
+    """Merge a declaration event: newest figures win, cancellation is final; a late first sight stays out of windows."""
     cancelled = event["action"] == "CANCELLED" or (facts is not None and facts["cancelled"])
     if facts is not None and (
         event["action"] == "CANCELLED"
@@ -82,6 +83,7 @@ def apply_declaration(facts: ParcelFacts | None, event: Mapping[str, Any]) -> Pa
         "office_code": event["office_code"],
         "transport_doc_no": event["transport_doc_no"],
         "cancelled": cancelled,
+        "late": facts["late"] if facts is not None else late,
     }
 
 
@@ -93,7 +95,9 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
     for kind, event in by_event_time(events):
         if kind == "decl":
             decl_id = event["declaration_id"]
-            state.parcels[decl_id] = apply_declaration(state.parcels.get(decl_id), event)
+            late = context.is_late(event["event_time"])
+            outcome.late_events += late
+            state.parcels[decl_id] = apply_declaration(state.parcels.get(decl_id), event, late)
 
     rules = context.rules
     watermark = context.watermark
@@ -101,16 +105,14 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
     for p in state.parcels.values():
         if watermark is None or p["event_time"] > watermark:
             outcome.wake_at(p["event_time"])
-        elif not p["cancelled"] and split_shipment.qualifies(p["channel"], p["procedure"],
+        elif not p["cancelled"] and not p["late"] and split_shipment.qualifies(p["channel"], p["procedure"],
                                                               p["value_usd"], rules):
             settled.append(Parcel(p["declaration_id"], p["event_id"], p["event_time"], p["value_usd"],
                                   p["office_code"], p["transport_doc_no"]))
 
     for cluster in split_shipment.find_clusters(settled, rules):
         members = [p.declaration_id for p in cluster.parcels]
-        anchor = next((a for a, known in state.clusters.items() if set(known) & set(members)),
-                      cluster.anchor.declaration_id)
-        state.clusters[anchor] = sorted(set(state.clusters.get(anchor, ())) | set(members))
+        anchor = stable_anchor(state.clusters, members, cluster.anchor.declaration_id)
         finding = split_shipment.finding_for(key, cluster, anchor, rules)
         if finding is not None:
             outcome.findings.append(finding)

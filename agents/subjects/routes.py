@@ -16,10 +16,11 @@ from agents.subjects.importer import is_split_candidate
 SHIPMENTS = "shipments"
 CONTAINERS = "containers"
 IMPORTERS = "importers"
+DECLARANTS = "declarants"
 SCORING = "scoring"
-SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, SCORING)
+SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, SCORING)
 # The kinds that wait for stream time, and so need the router's progress reports.
-TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS)
+TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,8 @@ def routes_for(feed: str, event: Mapping[str, Any]) -> list[Route]:
     if feed == "declaration":
         # Items matter to no subject agent here; leaving them behind keeps batches small.
         slim = {k: v for k, v in event.items() if k != "items"}
-        routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim)]
+        routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim),
+                  Route(DECLARANTS, event["declarant_id"], "decl", slim)]
         if is_split_candidate(event):
             routes.append(Route(IMPORTERS, event["importer_id"], "decl", slim))
         return routes + _links(event)

@@ -139,3 +139,13 @@ def test_find_clusters_merges_overlapping_windows_only():
     assert [len(c.parcels) for c in clusters] == [5, 4]
     assert clusters[1].anchor.declaration_id == "D5"
 
+
+
+@pytest.mark.parametrize(("stream_ahead", "counted"), [(5 * MINUTE, True), (2 * HOUR, False)])
+def test_a_parcel_arriving_beyond_the_allowed_lateness_counts_in_no_window(stream_ahead, counted):
+    buyer = next_id("BUYER")
+    on_time = [parcel(buyer, 25.0, T0 + i * HOUR) for i in range(3)]
+    # Another importer's parcel moves stream time past the fourth parcel before it arrives.
+    elsewhere = parcel(next_id("OTHER"), 10.0, T0 + 3 * HOUR + stream_ahead)
+    fourth = parcel(buyer, 25.0, T0 + 3 * HOUR)
+    assert len(splits([*on_time, elsewhere, fourth])) == (1 if counted else 0)

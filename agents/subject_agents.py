@@ -4,6 +4,7 @@
 - containers (key container_no): resolve container-only gate events to their shipment
 - importers (key importer_id): SPLIT_SHIPMENT
 - declarants (key declarant_id): AMENDMENT_CHURN, DECLARANT_SURGE
+- hscodes (key: 6-digit HS code): UNDERVALUATION
 - scoring (key: the declarant or importer a finding concerns): scores every finding and sends the alert
 """
 
@@ -13,8 +14,8 @@ from typing import Any
 
 import faust
 
-from agents.subjects import container, declarant, importer, scoring, shipment
-from agents.subjects.routes import CONTAINERS, DECLARANTS, IMPORTERS, SCORING, SHIPMENTS
+from agents.subjects import container, declarant, hs_code, importer, scoring, shipment
+from agents.subjects.routes import CONTAINERS, DECLARANTS, HS_CODES, IMPORTERS, SCORING, SHIPMENTS
 from streams.runtime import Runtime
 from streams.subject_agent import SubjectAgent, SubjectKind
 
@@ -23,6 +24,7 @@ KINDS: tuple[SubjectKind[Any], ...] = (
     SubjectKind(CONTAINERS, container.ContainerState.from_doc, container.process, container.is_empty),
     SubjectKind(IMPORTERS, importer.ImporterState.from_doc, importer.process, importer.is_empty),
     SubjectKind(DECLARANTS, declarant.DeclarantState.from_doc, declarant.process, declarant.is_empty),
+    SubjectKind(HS_CODES, hs_code.HsCodeState.from_doc, hs_code.process, hs_code.is_empty),
     SubjectKind(SCORING, scoring.ScoringState.from_doc, scoring.process, scoring.is_empty, final=True),
 )
 

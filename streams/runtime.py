@@ -17,6 +17,7 @@ from faust.tables.manager import TableManager
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
+from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
 from streams.alerts import alert_record
 from streams.codec import Codec
@@ -55,6 +56,7 @@ class Runtime:
     changelog_writer: ChangelogWriter
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     watchlist: Watchlist = field(default_factory=Watchlist)
+    prices: PriceTable = field(default_factory=shipped_price_table)
     assigned_once: bool = False
 
     @classmethod
@@ -72,6 +74,7 @@ class Runtime:
             dead_letter_topic=app.topic(names.public("dead_letter"), key_serializer="raw",
                                         value_serializer="raw"),
             changelog_writer=ChangelogWriter(app, settings),
+            prices=load_price_table(settings.reference_prices_file),
         )
         for kind in INTERNAL_TOPICS:
             runtime.internal_topics[kind] = app.topic(

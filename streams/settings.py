@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535)
     rules_file: Path | None = Field(None, description="Rules file; unset = shipped defaults.")
+    reference_prices_file: Path | None = Field(
+        None, description="UNDERVALUATION's reference unit values by HS6 (CSV); unset = shipped table.")
     log_level: Literal["debug", "info", "warn", "error"] = "info"
     # A group join waits half the session timeout on the embedded broker, so a
     # short session keeps start-up and rebalances quick; raise it on busy clusters.

@@ -208,7 +208,8 @@ class SubjectAgent(Generic[S]):
         if stage.stream_start is None and watermark is not None:
             stage.stream_start = watermark
             self.timer_states.changed(partition, stream_start_key(partition, self.partitions).encode(), watermark)
-        context = Context(runtime.rules.current, watermark, self.lateness_ms, stage.stream_start, arrival_watermark)
+        context = Context(runtime.rules.current, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
+                          runtime.prices)
 
         by_key: dict[str, list[RoutedEvent]] = {}
         for key, kind, fields in batch.events:

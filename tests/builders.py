@@ -12,6 +12,7 @@ from typing import Any
 T0 = 1_767_571_200_000
 MINUTE = 60_000
 HOUR = 60 * MINUTE
+PARCEL_USD_PER_KG = 50.0
 
 _ids = itertools.count(1)
 
@@ -60,8 +61,9 @@ def parcel(importer_id: str, value_usd: float, event_time: int, **fields: Any) -
         "importer_id": importer_id, "channel": "ECOMMERCE", "total_value_usd": value_usd,
         "event_time": event_time, "gross_weight_kg": 0.5, "package_count": 1,
         "declarant_id": "PLATFORM-1", "transport_doc_no": next_id("AWB"),
+        # Weight follows value (50 USD per kg), so no parcel looks undervalued next to the others.
         "items": [{"hs_code": "640399", "description": "shoes", "origin_country": "CN", "quantity": 1.0,
-                   "unit": "pair", "net_weight_kg": 0.4, "value_usd": value_usd}],
+                   "unit": "pair", "net_weight_kg": round(value_usd / PARCEL_USD_PER_KG, 3), "value_usd": value_usd}],
     }
     return declaration(**{**defaults, **fields})
 

@@ -63,7 +63,7 @@ def clean_shipment(scenario: Scenario, rng: random.Random, start: int, tag: str)
 
 
 def build(seed: int = 1, clean_shipments: int = 40, clean_parcels: int = 60) -> Scenario:
-    """Clean traffic plus one of each pattern of the first four rules."""
+    """Clean traffic plus one of each pattern of the first four rules and UNDERVALUATION."""
     rng = random.Random(seed)
     scenario = Scenario()
     for i in range(clean_shipments):
@@ -105,6 +105,13 @@ def build(seed: int = 1, clean_shipments: int = 40, clean_parcels: int = 60) -> 
     scenario.add("gate_event", gate_event("IN", event_id=f"e-se{seed}-in", transport_doc_no=doc,
                                           seal_intact=False, event_time=T0 + 2 * HOUR))
     scenario.planted.add(("SEAL_BROKEN", "SHIPMENT", doc))
+
+    doc = f"BL-CHEAP-{seed}"
+    cheap = declaration(event_id=f"e-uv{seed}-d", transport_doc_no=doc, event_time=T0 + 2 * HOUR,
+                        total_value_usd=900.0)
+    cheap["items"] = [dict(cheap["items"][0], value_usd=900.0)]  # 1 USD/kg of power adapters
+    scenario.add("declaration", cheap)
+    scenario.planted.add(("UNDERVALUATION", "SHIPMENT", doc))
 
     # Traffic hours later on every feed, so stream time passes every pending decision.
     for i in range(8):

@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
+from agents.rules.reference_prices import PriceTable, shipped_price_table
 
 # A routed event as the router forwards it: (kind, fields).
 RoutedEvent = tuple[str, Mapping[str, Any]]
@@ -41,6 +42,8 @@ class Context:
     # judged on it: a routed batch spans many events, and its progress report
     # covers the newest of them, which the oldest ones must not be measured by.
     arrival_watermark: int | None = None
+    # Reference unit values by HS code, for UNDERVALUATION.
+    prices: PriceTable = field(default_factory=shipped_price_table)
 
     def is_late(self, event_time: int) -> bool:
         """Whether an event of this batch arrived too late to count in windows."""

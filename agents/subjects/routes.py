@@ -1,4 +1,4 @@
-"""Where each input event goes: which subjects (shipment, importer, container) must see it.
+"""Where each input event goes: which subjects (shipment, importer, container, ...) must see it.
 
 One repartition per key kind: the router sends every event once to each
 subject kind that needs it, trimmed to the fields that kind uses.
@@ -11,16 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.subjects.hs_code import priced_lines
 from agents.subjects.importer import is_split_candidate
 
 SHIPMENTS = "shipments"
 CONTAINERS = "containers"
 IMPORTERS = "importers"
 DECLARANTS = "declarants"
+HS_CODES = "hscodes"
 SCORING = "scoring"
-SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, SCORING)
+SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES, SCORING)
 # The kinds that wait for stream time, and so need the router's progress reports.
-TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS)
+TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +55,11 @@ def routes_for(feed: str, event: Mapping[str, Any]) -> list[Route]:
     nowhere: only its own checks (a broken seal) apply, in the router.
     """
     if feed == "declaration":
-        # Items matter to no subject agent here; leaving them behind keeps batches small.
+        # Only the HS codes need the items, summed per code; leaving them behind keeps batches small.
         slim = {k: v for k, v in event.items() if k != "items"}
         routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim),
                   Route(DECLARANTS, event["declarant_id"], "decl", slim)]
+        routes.extend(Route(HS_CODES, hs6, "line", line) for hs6, line in priced_lines(event).items())
         if is_split_candidate(event):
             routes.append(Route(IMPORTERS, event["importer_id"], "decl", slim))
         return routes + _links(event)

@@ -1,0 +1,178 @@
+"""The HS code subject (key: the 6-digit HS code): what goods of one kind are declared at.
+
+Rule: UNDERVALUATION. Every declaration version reaches the HS codes of its
+items, one line per code (lines of the same code summed). A version is judged
+once stream time has passed it, in event-time order, against the unit values
+of the declarations judged before it; then it joins them. The learned sample
+keeps the most recent ``sample_size`` declarations, one value each (its
+newest version), so it stays small however busy the code is.
+
+Serialized form: the dataclass fields as a JSON object, version in ``v``
+(currently 1): ``{"hs6": str, "pending": {declaration_id: PendingLine},
+"sample": {declaration_id: [event time, event_id, unit value, or null once
+cancelled]}, "raised":
+{alert_id: [version, digest]}, "v": 1}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from agents.rules import undervaluation
+from agents.rules.findings import alert_id
+from agents.rules.undervaluation import PricedLine
+from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer
+
+STATE_VERSION = 1
+HS6_DIGITS = 6
+
+
+class PendingLine(TypedDict):
+    """The newest version of one declaration's line, waiting for stream time."""
+
+    declaration_id: str
+    event_id: str
+    event_time: int
+    cancelled: bool
+    description: str
+    net_weight_kg: float
+    value_usd: float
+    office_code: str
+    transport_doc_no: str
+    declarant_id: str
+    importer_id: str
+    container_nos: list[str]
+
+
+@dataclass
+class HsCodeState:
+    """Declarations of one HS code waiting to be judged, and the learned unit values."""
+
+    hs6: str
+    pending: dict[str, PendingLine] = field(default_factory=dict)
+    sample: dict[str, list[Any]] = field(default_factory=dict)
+    raised: dict[str, list[Any]] = field(default_factory=dict)
+    v: int = STATE_VERSION
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> HsCodeState:
+        """Rebuild from the serialized form (takes ownership of ``doc``)."""
+        if doc.get("v") != STATE_VERSION:
+            raise ValueError(f"HS code state version {doc.get('v')!r} is not {STATE_VERSION}")
+        return cls(**doc)
+
+
+def priced_lines(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A declaration's items grouped by 6-digit HS code, weights and values summed: what the router sends."""
+    lines: dict[str, dict[str, Any]] = {}
+    for item in event.get("items") or ():
+        hs6 = item["hs_code"][:HS6_DIGITS]
+        line = lines.get(hs6)
+        if line is None:
+            lines[hs6] = {
+                "declaration_id": event["declaration_id"],
+                "event_id": event["event_id"],
+                "event_time": event["event_time"],
+                "action": event["action"],
+                "description": item.get("description") or "",
+                "net_weight_kg": float(item["net_weight_kg"]),
+                "value_usd": float(item["value_usd"]),
+                "office_code": event["office_code"],
+                "transport_doc_no": event["transport_doc_no"],
+                "declarant_id": event["declarant_id"],
+                "importer_id": event["importer_id"],
+                "container_nos": list(event.get("container_nos") or ()),
+            }
+        else:
+            line["net_weight_kg"] += float(item["net_weight_kg"])
+            line["value_usd"] += float(item["value_usd"])
+    return lines
+
+
+def apply_line(pending: PendingLine | None, event: Mapping[str, Any]) -> PendingLine | None:
+    """Merge a routed line into what waits: the newest version wins; a cancellation ends the wait."""
+    if pending is not None and not newer(event["event_time"], event["event_id"],
+                                         pending["event_time"], pending["event_id"]):
+        return pending
+    return {
+        "declaration_id": event["declaration_id"],
+        "event_id": event["event_id"],
+        "event_time": event["event_time"],
+        "cancelled": event["action"] == "CANCELLED",
+        "description": event["description"],
+        "net_weight_kg": event["net_weight_kg"],
+        "value_usd": event["value_usd"],
+        "office_code": event["office_code"],
+        "transport_doc_no": event["transport_doc_no"],
+        "declarant_id": event["declarant_id"],
+        "importer_id": event["importer_id"],
+        "container_nos": list(event["container_nos"]),
+    }
+
+
+def process(state: HsCodeState | None, key: str, events: Sequence[RoutedEvent],
+            context: Context) -> tuple[HsCodeState, Outcome]:
+    """Take in declaration lines; judge, in event-time order, those stream time has passed."""
+    state = state if state is not None else HsCodeState(hs6=key)
+    outcome = Outcome()
+    for kind, event in by_event_time(events):
+        if kind != "line":
+            continue
+        decl_id = event["declaration_id"]
+        outcome.late_events += context.is_late(event["event_time"])
+        settled = state.sample.get(decl_id)
+        if settled is not None and not newer(event["event_time"], event["event_id"], settled[0], settled[1]):
+            continue  # this version or a newer one was judged already (a redelivery)
+        merged = apply_line(state.pending.get(decl_id), event)
+        if merged is not None:
+            state.pending[decl_id] = merged
+
+    watermark = context.watermark
+    ready = sorted((p for p in state.pending.values() if watermark is not None and p["event_time"] <= watermark),
+                   key=lambda p: (p["event_time"], p["event_id"]))
+    rules = context.rules
+    config = rules.enabled(undervaluation.RULE_ID)
+    sample_size = int(config.number("sample_size")) if config is not None else 0
+    for pending in ready:
+        del state.pending[pending["declaration_id"]]
+        judge(state, pending, context, outcome, sample_size)
+    for pending in state.pending.values():
+        outcome.wake_at(pending["event_time"])
+    return state, outcome
+
+
+def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: Outcome, sample_size: int) -> None:
+    """Judge one settled line against the declarations before it, then let it join the sample."""
+    decl_id = pending["declaration_id"]
+    if pending["cancelled"]:
+        # Kept as a marker without a value, so an older version arriving later is not judged.
+        state.sample[decl_id] = [pending["event_time"], pending["event_id"], None]
+        return
+    line = PricedLine(
+        declaration_id=decl_id, event_id=pending["event_id"], event_time=pending["event_time"],
+        hs6=state.hs6, description=pending["description"], net_weight_kg=pending["net_weight_kg"],
+        value_usd=pending["value_usd"], office_code=pending["office_code"],
+        transport_doc_no=pending["transport_doc_no"], declarant_id=pending["declarant_id"],
+        importer_id=pending["importer_id"], container_nos=tuple(pending["container_nos"]),
+    )
+    unit_value = line.unit_value
+    settled = state.sample.get(decl_id)
+    if unit_value is None or (settled is not None and settled[2] == unit_value):
+        return  # no basis, or a later version (the clearance) repeating what was judged
+    learned = [value for other, (_time, _id, value) in state.sample.items() if other != decl_id and value is not None]
+    reference = undervaluation.reference_for(state.hs6, learned, context.prices, context.rules)
+    finding = undervaluation.evaluate(line, reference, context.rules)
+    if finding is not None:
+        outcome.findings.append(finding)
+    state.sample[decl_id] = [line.event_time, line.event_id, unit_value]
+    if sample_size and len(state.sample) > sample_size:
+        oldest = min(state.sample, key=lambda d: (state.sample[d][0], state.sample[d][1]))
+        del state.sample[oldest]
+        state.raised.pop(alert_id(undervaluation.RULE_ID, undervaluation.identity(oldest, state.hs6)), None)
+
+
+def is_empty(state: HsCodeState) -> bool:
+    """True when the HS code has nothing worth storing."""
+    return not state.pending and not state.sample and not state.raised

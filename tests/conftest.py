@@ -187,7 +187,10 @@ def deployment(broker_address: str, tmp_path: Path,
     made: list[Deployment] = []
 
     def make(**overrides: Any) -> Deployment:
-        made.append(Deployment(broker_address, tmp_path, **overrides))
+        # Each deployment its own directory: two in one test must not share state or logs.
+        home = tmp_path / f"deployment-{len(made)}"
+        home.mkdir()
+        made.append(Deployment(broker_address, home, **overrides))
         return made[-1]
 
     yield make

@@ -33,8 +33,9 @@ def history_key(finding: Finding) -> str:
 def prior_alerts(history: Mapping[str, int], finding: Finding, scoring: Scoring) -> int:
     """Other alerts on the same subject within the history window before ``finding``."""
     start = finding.event_time - int(scoring.history_days * DAY_MS)
-    return sum(1 for alert, time in history.items()
-               if alert != finding.alert_id and start <= time < finding.event_time)
+    end = finding.event_time
+    own = finding.alert_id  # a hash: computed once, not per alert of the history
+    return sum(1 for alert, time in history.items() if start <= time < end and alert != own)
 
 
 def scored(finding: Finding, prior: int, scoring: Scoring, key: str) -> Finding:

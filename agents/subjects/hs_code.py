@@ -4,7 +4,7 @@ Rule: UNDERVALUATION. Every declaration version reaches the HS codes of its
 items, one line per code (lines of the same code summed). A version is judged
 once stream time has passed it, in event-time order, against the unit values
 of the declarations judged before it; then it joins them. The learned sample
-keeps the most recent ``sample_size`` declarations, one value each (its
+keeps the ``sample_size`` declarations judged last, one value each (its
 newest version), so it stays small however busy the code is.
 
 Serialized form: the dataclass fields as a JSON object, version in ``v``
@@ -132,9 +132,11 @@ def process(state: HsCodeState | None, key: str, events: Sequence[RoutedEvent],
     watermark = context.watermark
     ready = sorted((p for p in state.pending.values() if watermark is not None and p["event_time"] <= watermark),
                    key=lambda p: (p["event_time"], p["event_id"]))
-    rules = context.rules
-    config = rules.enabled(undervaluation.RULE_ID)
-    sample_size = int(config.number("sample_size")) if config is not None else 0
+    config = context.rules.enabled(undervaluation.RULE_ID)
+    if config is None:  # a disabled rule neither judges nor learns
+        state.pending.clear()
+        return state, outcome
+    sample_size = int(config.number("sample_size"))
     for pending in ready:
         del state.pending[pending["declaration_id"]]
         judge(state, pending, context, outcome, sample_size)
@@ -148,6 +150,7 @@ def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: O
     decl_id = pending["declaration_id"]
     if pending["cancelled"]:
         # Kept as a marker without a value, so an older version arriving later is not judged.
+        state.sample.pop(decl_id, None)
         state.sample[decl_id] = [pending["event_time"], pending["event_id"], None]
         return
     line = PricedLine(
@@ -161,14 +164,17 @@ def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: O
     settled = state.sample.get(decl_id)
     if unit_value is None or (settled is not None and settled[2] == unit_value):
         return  # no basis, or a later version (the clearance) repeating what was judged
-    learned = [value for other, (_time, _id, value) in state.sample.items() if other != decl_id and value is not None]
+    # The sample is kept in the order lines were judged (event-time order): a
+    # re-judged declaration moves to the end, and the oldest is the first.
+    state.sample.pop(decl_id, None)
+    learned = [entry[2] for entry in state.sample.values() if entry[2] is not None]
     reference = undervaluation.reference_for(state.hs6, learned, context.prices, context.rules)
     finding = undervaluation.evaluate(line, reference, context.rules)
     if finding is not None:
         outcome.findings.append(finding)
     state.sample[decl_id] = [line.event_time, line.event_id, unit_value]
-    if sample_size and len(state.sample) > sample_size:
-        oldest = min(state.sample, key=lambda d: (state.sample[d][0], state.sample[d][1]))
+    while len(state.sample) > sample_size:
+        oldest = next(iter(state.sample))
         del state.sample[oldest]
         state.raised.pop(alert_id(undervaluation.RULE_ID, undervaluation.identity(oldest, state.hs6)), None)
 

@@ -3,9 +3,11 @@ import itertools
 import pytest
 
 from agents.rules import undervaluation
-from agents.rules.config import load_rule_book
+from agents.rules.config import RuleConfig, load_rule_book
 from agents.rules.reference_prices import PriceTableError, parse_price_table, shipped_price_table
 from agents.rules.undervaluation import PricedLine, Reference
+from agents.subjects import hs_code
+from agents.subjects.common import Context
 from tests.builders import HOUR, MINUTE, T0, declaration, next_id
 from tests.oracle import Oracle, expected_alerts
 
@@ -62,8 +64,7 @@ def test_reference_comes_from_the_table_until_thirty_observations_then_from_thei
 
 
 def test_a_disabled_rule_finds_nothing():
-    disabled = RULES.with_override(RULES[undervaluation.RULE_ID].__class__(
-        rule_id=undervaluation.RULE_ID, enabled=False, severity="MEDIUM"))
+    disabled = RULES.with_override(RuleConfig(rule_id=undervaluation.RULE_ID, enabled=False, severity="MEDIUM"))
     assert undervaluation.evaluate(line(1.0), Reference(REFERENCE, "t"), disabled) is None
 
 
@@ -172,3 +173,24 @@ def test_a_bad_table_is_refused_naming_the_row(body, message):
 def test_a_table_without_provenance_is_refused():
     with pytest.raises(PriceTableError, match="source"):
         parse_price_table("hs6,usd_per_kg,description\n123456,1,x\n", "prices.csv")
+
+
+def test_the_learned_sample_keeps_only_the_last_sample_size_declarations():
+
+    size = int(RULES[undervaluation.RULE_ID].number("sample_size"))
+    state = None
+    records = [phones(10.0, 500.0, T0 + n * MINUTE) for n in range(size + 25)]
+    for record in records:
+        lines = [("line", line) for line in hs_code.priced_lines(record).values()]
+        state, _ = hs_code.process(state, HS6, lines, Context(RULES, record["event_time"]))
+    assert len(state.sample) == size
+    assert next(iter(state.sample)) == records[25]["declaration_id"]
+
+
+def test_a_disabled_rule_neither_judges_nor_learns():
+
+    disabled = RULES.with_override(RuleConfig(rule_id=undervaluation.RULE_ID, enabled=False, severity="MEDIUM"))
+    record = phones(10.0, 1.0)
+    lines = [("line", line) for line in hs_code.priced_lines(record).values()]
+    state, outcome = hs_code.process(None, HS6, lines, Context(disabled, T0))
+    assert outcome.findings == [] and hs_code.is_empty(state)

@@ -175,9 +175,11 @@ class Deployment:
         return records
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker, and the publisher's client before the session's broker goes."""
         for worker in self.workers:
             worker.stop()
+        # confluent-kafka has no close(): a producer's client is destroyed with the object.
+        del self.publisher
 
 
 @pytest.fixture

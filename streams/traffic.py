@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.rules.reference_prices import shipped_price_table
+
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -93,7 +95,9 @@ BORDER_CONTAINER_SHARE = 0.6
 # 40 USD de minimis.
 PARCEL_VALUE_MEDIAN_USD = 45.0
 PARCEL_VALUE_SIGMA = 0.9
-PARCEL_WEIGHT_KG = (0.2, 3.0)
+# A parcel weighs what its value buys of its goods at a clean price; goods are
+# drawn among those for which that weight is plausible for a parcel.
+PARCEL_WEIGHT_KG = (0.1, 10.0)
 PARCEL_CLEARED_AFTER_MIN = (5.0, 90.0)
 EXPRESS_SHARE = 0.3
 # Clean repeat buyers: at most REPEAT_MAX_CHEAP parcels under the de minimis, so
@@ -114,6 +118,8 @@ SPLIT_GAP_MIN = (5.0, 45.0)
 MISMATCH_HEAVY_FACTOR = (1.36, 1.8)
 MISMATCH_LIGHT_FACTOR = (0.35, 0.64)
 MISMATCH_PACKAGES = (1, 20)
+# UNDERVALUATION: one item declared at this share of its goods' reference (the rule's bar is 0.3).
+UNDERVALUE_FACTOR = (0.05, 0.2)
 
 # --- identifiers -----------------------------------------------------------------
 # Container serials walk a permutation of 0..999999 (the stride is coprime with
@@ -204,29 +210,36 @@ CONTAINER_OWNERS = ("MSCU", "MAEU", "CMAU", "HLXU", "OOLU", "EGHU", "TGHU", "TCN
 
 @dataclass(frozen=True, slots=True)
 class Goods:
-    """A kind of goods and its realistic median price, unit weight and package size."""
+    """A kind of goods, its unit weight and package size; its median price is the reference table's."""
 
     hs_code: str
     description: str
     unit: str
-    usd_per_kg: float
     kg_per_unit: float
     kg_per_package: float
 
+    @property
+    def usd_per_kg(self) -> float:
+        """The shipped reference unit value of the goods' HS code: one source for the world and the rule."""
+        reference = shipped_price_table().get(self.hs_code[:6])
+        if reference is None:
+            raise ValueError(f"HS {self.hs_code} has no row in the shipped reference price table")
+        return reference.usd_per_kg
+
 
 GOODS = (
-    Goods("85044090", "power adapters", "pcs", 12.0, 0.25, 10.0),
-    Goods("61091000", "cotton t-shirts", "pcs", 10.0, 0.2, 15.0),
-    Goods("64039990", "leather shoes", "pair", 25.0, 0.9, 12.0),
-    Goods("84713020", "laptops", "pcs", 250.0, 2.2, 15.0),
-    Goods("392690", "plastic articles", "kg", 4.0, 1.0, 25.0),
-    Goods("94036090", "wooden furniture", "pcs", 5.0, 25.0, 50.0),
-    Goods("8708999990", "vehicle parts", "kg", 9.0, 1.0, 20.0),
-    Goods("30049099", "medicaments", "kg", 90.0, 1.0, 8.0),
-    Goods("09011110", "coffee beans", "kg", 3.5, 1.0, 60.0),
-    Goods("72085100", "steel plates", "kg", 0.8, 1.0, 1000.0),
-    Goods("85171300", "smartphones", "pcs", 600.0, 0.4, 8.0),
-    Goods("950300", "toys", "pcs", 9.0, 0.5, 10.0),
+    Goods("85044090", "power adapters", "pcs", 0.25, 10.0),
+    Goods("61091000", "cotton t-shirts", "pcs", 0.2, 15.0),
+    Goods("64039990", "leather shoes", "pair", 0.9, 12.0),
+    Goods("84713020", "laptops", "pcs", 2.2, 15.0),
+    Goods("392690", "plastic articles", "kg", 1.0, 25.0),
+    Goods("94036090", "wooden furniture", "pcs", 25.0, 50.0),
+    Goods("8708999990", "vehicle parts", "kg", 1.0, 20.0),
+    Goods("30049099", "medicaments", "kg", 1.0, 8.0),
+    Goods("09011110", "coffee beans", "kg", 1.0, 60.0),
+    Goods("72085100", "steel plates", "kg", 1.0, 1000.0),
+    Goods("85171300", "smartphones", "pcs", 0.4, 8.0),
+    Goods("950300", "toys", "pcs", 0.5, 10.0),
 )
 PARCEL_GOODS = tuple(g for g in GOODS if g.description in
                      ("power adapters", "cotton t-shirts", "leather shoes", "toys", "smartphones"))
@@ -321,6 +334,8 @@ class Twist:
     cleared: bool = True
     # "IN" or "OUT": the gate passage at which one seal is found broken.
     broken_seal_at: str | None = None
+    # The first item's declared unit value = the goods' reference x this; None: a clean price.
+    undervalue_factor: float | None = None
 
 
 # A scheduled event on the heap: (event time, creation order, kind, record, label).
@@ -406,13 +421,17 @@ class Traffic:
         items = []
         for share in shares:
             line_kg = round(net_kg * share / sum(shares), 1)
-            price = goods.usd_per_kg * min(max(self.rng.lognormvariate(0, PRICE_SIGMA), PRICE_FACTOR_RANGE[0]),
-                                           PRICE_FACTOR_RANGE[1])
+            price = goods.usd_per_kg * self.price_factor()
             quantity = line_kg if goods.unit == "kg" else float(max(1, round(line_kg / goods.kg_per_unit)))
             items.append({"hs_code": goods.hs_code, "description": goods.description,
                           "origin_country": self.rng.choice(ORIGINS), "quantity": quantity,
                           "unit": goods.unit, "net_weight_kg": line_kg, "value_usd": round(line_kg * price, 2)})
         return items
+
+    def price_factor(self) -> float:
+        """A clean price's ratio to the goods' median: log-normal, clipped to PRICE_FACTOR_RANGE."""
+        low, high = PRICE_FACTOR_RANGE
+        return min(max(self.rng.lognormvariate(0, PRICE_SIGMA), low), high)
 
     def declaration(self, office: Office, doc: str, importer: str, declarant: str, channel: str,
                     items: list[dict[str, Any]], containers: tuple[str, ...], gross_kg: float,
@@ -518,6 +537,8 @@ class Traffic:
         goods = rng.choice(GOODS)
         gross_kg = sum(self.uniform(office.gross_kg_per_vehicle) for _ in range(vehicles))
         items = self.items(goods, gross_kg / self.uniform(PACKAGING_FACTOR))
+        if twist.undervalue_factor is not None:
+            items[0]["value_usd"] = round(items[0]["net_weight_kg"] * goods.usd_per_kg * twist.undervalue_factor, 2)
         packages = sum(max(1, round(i["net_weight_kg"] / goods.kg_per_package)) for i in items)
         carrier = rng.choice(office.carriers)
         doc = self.transport_doc(office, carrier)
@@ -583,8 +604,10 @@ class Traffic:
     def parcel(self, story: Story, buyer: str, value_usd: float, offset_ms: float) -> None:
         """One e-commerce or express parcel to ``buyer``, lodged at ``offset_ms`` and cleared soon after."""
         rng = self.rng
-        goods = rng.choice(PARCEL_GOODS)
-        weight = round(self.uniform(PARCEL_WEIGHT_KG), 2)
+        low, high = PARCEL_WEIGHT_KG
+        fitting = [g for g in PARCEL_GOODS if low <= value_usd / g.usd_per_kg <= high]
+        goods = rng.choice(fitting) if fitting else min(PARCEL_GOODS, key=lambda g: g.usd_per_kg)
+        weight = max(0.01, round(value_usd / (goods.usd_per_kg * self.price_factor()), 2))
         express = rng.random() < EXPRESS_SHARE
         item = {"hs_code": goods.hs_code, "description": goods.description,
                 "origin_country": rng.choice(PARCEL_ORIGINS), "quantity": 1.0, "unit": goods.unit,
@@ -692,6 +715,13 @@ def seal_broken(traffic: Traffic, story: Story) -> None:
     story.plant("SEAL_BROKEN", "SHIPMENT", doc)
 
 
+def undervaluation(traffic: Traffic, story: Story) -> None:
+    """UNDERVALUATION: a cargo shipment whose first item is declared at 5-20 % of what such goods cost."""
+    twist = Twist(undervalue_factor=traffic.uniform(UNDERVALUE_FACTOR))
+    doc = traffic.shipment(story, traffic.rng.choice(OFFICES), twist)
+    story.plant("UNDERVALUATION", "SHIPMENT", doc)
+
+
 # --- the registry ----------------------------------------------------------------------
 
 
@@ -716,6 +746,7 @@ STORY_KINDS = (
     StoryKind("exit_uncleared", 0.5, True, exit_uncleared),
     StoryKind("exit_unknown_container", 0.5, True, exit_unknown_container),
     StoryKind("seal_broken", 1.0, True, seal_broken),
+    StoryKind("undervaluation", 1.0, True, undervaluation),
 )
 
 

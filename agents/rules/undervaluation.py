@@ -13,7 +13,7 @@ Window: none. Each declaration version is judged once stream time has passed
 it, against the declarations of the same HS code before it in event time, so
 a replay at any speed learns and judges alike.
 
-Finding: one per declaration and HS code, on the shipment (its transport
+Finding: one per declaration and HS code (its lowest-priced item), on the shipment (its transport
 document); an amendment that is still undervalued updates the same alert.
 """
 
@@ -32,7 +32,7 @@ RULE_ID = "UNDERVALUATION"
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
-    """What one declaration version declares under one HS6 code (its lines summed)."""
+    """The lowest-priced item one declaration version declares under one HS6 code."""
 
     declaration_id: str
     event_id: str
@@ -96,7 +96,7 @@ def evaluate(line: PricedLine, reference: Reference | None, rules: RuleBook) -> 
         office_code=line.office_code,
         event_time=line.event_time,
         window_start=line.event_time,
-        explanation=(f"Declaration {line.declaration_id} values {goods} at {format_usd(unit_value)} per kg, "
+        explanation=(f"Declaration {line.declaration_id} values an item of {goods} at {format_usd(unit_value)} per kg, "
                      f"{format_percent(share)} of the reference {format_usd(reference.usd_per_kg)} per kg "
                      f"({reference.origin})."),
         evidence=(

@@ -1,7 +1,8 @@
 """The HS code subject (key: the 6-digit HS code): what goods of one kind are declared at.
 
 Rule: UNDERVALUATION. Every declaration version reaches the HS codes of its
-items, one line per code (lines of the same code summed). A version is judged
+items, one line per code: the code's lowest-priced item, which is judged, and
+the code's items summed, which join the learned sample. A version is judged
 once stream time has passed it, in event-time order, against the unit values
 of the declarations judged before it; then it joins them. The learned sample
 keeps the ``sample_size`` declarations judged last, one value each (its
@@ -39,6 +40,8 @@ class PendingLine(TypedDict):
     description: str
     net_weight_kg: float
     value_usd: float
+    total_weight_kg: float
+    total_value_usd: float
     office_code: str
     transport_doc_no: str
     declarant_id: str
@@ -64,30 +67,39 @@ class HsCodeState:
         return cls(**doc)
 
 
+def _unit_value(item: Mapping[str, Any]) -> float:
+    weight = float(item["net_weight_kg"])
+    return float(item["value_usd"]) / weight if weight > 0 else float("inf")
+
+
 def priced_lines(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """A declaration's items grouped by 6-digit HS code, weights and values summed: what the router sends."""
-    lines: dict[str, dict[str, Any]] = {}
+    """What the router sends each HS code of a declaration: its lowest-priced item, and all its items summed.
+
+    The lowest-priced item is judged; the summed figures are what the
+    declaration teaches about the code's usual price.
+    """
+    by_code: dict[str, list[Mapping[str, Any]]] = {}
     for item in event.get("items") or ():
-        hs6 = item["hs_code"][:HS6_DIGITS]
-        line = lines.get(hs6)
-        if line is None:
-            lines[hs6] = {
-                "declaration_id": event["declaration_id"],
-                "event_id": event["event_id"],
-                "event_time": event["event_time"],
-                "action": event["action"],
-                "description": item.get("description") or "",
-                "net_weight_kg": float(item["net_weight_kg"]),
-                "value_usd": float(item["value_usd"]),
-                "office_code": event["office_code"],
-                "transport_doc_no": event["transport_doc_no"],
-                "declarant_id": event["declarant_id"],
-                "importer_id": event["importer_id"],
-                "container_nos": list(event.get("container_nos") or ()),
-            }
-        else:
-            line["net_weight_kg"] += float(item["net_weight_kg"])
-            line["value_usd"] += float(item["value_usd"])
+        by_code.setdefault(item["hs_code"][:HS6_DIGITS], []).append(item)
+    lines: dict[str, dict[str, Any]] = {}
+    for hs6, items in by_code.items():
+        lowest = min(items, key=_unit_value)
+        lines[hs6] = {
+            "declaration_id": event["declaration_id"],
+            "event_id": event["event_id"],
+            "event_time": event["event_time"],
+            "action": event["action"],
+            "description": lowest.get("description") or "",
+            "net_weight_kg": float(lowest["net_weight_kg"]),
+            "value_usd": float(lowest["value_usd"]),
+            "total_weight_kg": sum(float(i["net_weight_kg"]) for i in items),
+            "total_value_usd": sum(float(i["value_usd"]) for i in items),
+            "office_code": event["office_code"],
+            "transport_doc_no": event["transport_doc_no"],
+            "declarant_id": event["declarant_id"],
+            "importer_id": event["importer_id"],
+            "container_nos": list(event.get("container_nos") or ()),
+        }
     return lines
 
 
@@ -104,6 +116,8 @@ def apply_line(pending: PendingLine | None, event: Mapping[str, Any]) -> Pending
         "description": event["description"],
         "net_weight_kg": event["net_weight_kg"],
         "value_usd": event["value_usd"],
+        "total_weight_kg": event["total_weight_kg"],
+        "total_value_usd": event["total_value_usd"],
         "office_code": event["office_code"],
         "transport_doc_no": event["transport_doc_no"],
         "declarant_id": event["declarant_id"],
@@ -160,7 +174,8 @@ def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: O
         transport_doc_no=pending["transport_doc_no"], declarant_id=pending["declarant_id"],
         importer_id=pending["importer_id"], container_nos=tuple(pending["container_nos"]),
     )
-    unit_value = line.unit_value
+    weight = pending["total_weight_kg"]
+    unit_value = pending["total_value_usd"] / weight if weight > 0 else None
     settled = state.sample.get(decl_id)
     if unit_value is None or (settled is not None and settled[2] == unit_value):
         return  # no basis, or a later version (the clearance) repeating what was judged

@@ -40,7 +40,7 @@ from streams.validation import validate
 from tests.oracle import expected_alerts
 
 START = FILE_START_MS + 2 * HOUR  # 09:00 at the offices: a day's traffic ramping up
-PATTERNS = {"SPLIT_SHIPMENT", "MANIFEST_MISMATCH", "EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN"}
+PATTERNS = {"SPLIT_SHIPMENT", "MANIFEST_MISMATCH", "EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN", "UNDERVALUATION"}
 CONTAINER_NO = re.compile(r"^[A-Z]{3}U[0-9]{7}$")
 Subject = tuple[str, str]
 

@@ -138,17 +138,30 @@ def test_a_declaration_cancelled_before_stream_time_reaches_it_is_not_judged():
     assert undervalued([cancelled, lodged]) == {}
 
 
-def test_lines_of_one_code_are_summed_and_codes_judged_apart():
+def test_one_cheap_item_is_found_among_dear_items_of_the_same_code():
+    def phone_item(kg, usd):
+        return {"hs_code": "85171300", "description": "phones", "origin_country": "CN", "quantity": 1.0,
+                "unit": "pcs", "net_weight_kg": kg, "value_usd": usd}
+
     record = declaration(items=[
-        {"hs_code": "85171300", "description": "phones", "origin_country": "CN", "quantity": 1.0, "unit": "pcs",
-         "net_weight_kg": 5.0, "value_usd": 100.0},
-        {"hs_code": "85171300", "description": "phones", "origin_country": "CN", "quantity": 1.0, "unit": "pcs",
-         "net_weight_kg": 5.0, "value_usd": 100.0},
+        phone_item(5.0, 3_000.0), phone_item(5.0, 100.0), phone_item(5.0, 3_000.0),  # 20 USD/kg in the middle
         {"hs_code": "61091000", "description": "t-shirts", "origin_country": "CN", "quantity": 9.0, "unit": "pcs",
          "net_weight_kg": 10.0, "value_usd": 150.0},
     ])
     [finding] = undervalued([record]).values()
-    assert "USD 20.00 per kg" in finding.explanation and "HS 851713" in finding.explanation
+    assert "an item of HS 851713 (phones) at USD 20.00 per kg" in finding.explanation
+
+
+def test_the_sample_learns_each_declarations_mean_price_for_the_code():
+    record = declaration(items=[
+        {"hs_code": "85171300", "description": "phones", "origin_country": "CN", "quantity": 1.0, "unit": "pcs",
+         "net_weight_kg": 1.0, "value_usd": 100.0},
+        {"hs_code": "85171300", "description": "phones", "origin_country": "CN", "quantity": 1.0, "unit": "pcs",
+         "net_weight_kg": 3.0, "value_usd": 2_300.0},
+    ])
+    lines = [("line", line) for line in hs_code.priced_lines(record).values()]
+    state, _ = hs_code.process(None, HS6, lines, Context(RULES, T0))
+    assert state.sample[record["declaration_id"]][2] == 600.0
 
 
 # --- the shipped table -----------------------------------------------------------------

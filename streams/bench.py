@@ -40,6 +40,7 @@ from agents.rules.exit_without_clearance import skew_ms
 from streams.broker import EmbeddedBroker, free_port
 from streams.codec import Codec
 from streams.errors import UserError
+from streams.evaluation import percentile
 from streams.publish import EventPublisher
 from streams.settings import Settings
 from streams.simulate import FILE_START_MS
@@ -78,14 +79,6 @@ class BenchResult:
     cpus: int
 
 
-def percentile(values: list[float], share: float) -> float | None:
-    """The nearest-rank percentile, or None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
 def read_counters(url: str) -> tuple[float, float, float]:
     """(input events routed, subject events applied, alerts raised) from ``/metrics``."""
     with urllib.request.urlopen(url, timeout=2) as response:
@@ -107,12 +100,14 @@ def peak_rss_mb(pid: int) -> float:
 
 
 class AlertClock:
-    """Reads the alerts topic in a thread, noting when each alert id was first seen."""
+    """Reads the alerts topic in a thread, noting when each alert id was first seen, and its newest version."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.codec = Codec()
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.newest: dict[str, dict[str, Any]] = {}
+        self.last_read = time.monotonic()
         self.stop = threading.Event()
         topic = TopicNames(settings).public("alerts")
         self.consumer = Consumer({**settings.kafka_client_config(), "group.id": "bench",
@@ -127,7 +122,11 @@ class AlertClock:
             if message is None or message.error() is not None:
                 continue
             alert = self.codec.decode("alert", message.value())
-            self.seen.setdefault(alert["alert_id"], (time.monotonic(), alert))
+            self.last_read = time.monotonic()
+            self.seen.setdefault(alert["alert_id"], (self.last_read, alert))
+            known = self.newest.get(alert["alert_id"])
+            if known is None or known["version"] <= alert["version"]:
+                self.newest[alert["alert_id"]] = alert
         self.consumer.close()
 
 

@@ -339,6 +339,20 @@ def bench(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
     run_bench(settings, events=events, seed=seed, as_json=as_json)
 
 
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--plot", type=click.Path(path_type=Path), help="Also draw alerts per rule and latency to this PNG.")
+@click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
+              help="Stop waiting for alerts after this many seconds past the replay.")
+@click.pass_context
+def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, timeout_s: float) -> None:
+    """Replay a labelled FILE (simulate --out) on a fresh embedded broker; precision, recall, latency per rule."""
+    from streams.evaluate import evaluate_command
+
+    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s)
+
+
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
     # SIGTERM unwinds like Ctrl-C, so context managers stop child processes.
     raise KeyboardInterrupt

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class JsonEvent:
     kind: str
     record: dict[str, Any]
     where: str
+    # A labelled file's planted finding (``simulate --out``); never published.
+    label: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -74,7 +76,8 @@ def parse_line(line: str, where: str) -> JsonEvent:
         record = to_avro_record(PUBLIC_TOPICS[EVENT_KINDS[kind]].schema, document)
     except ConversionError as exc:
         raise UserError(f"{where}: {kind} {exc}") from exc
-    return JsonEvent(kind, record, where)
+    label = document.get("label")
+    return JsonEvent(kind, record, where, label if isinstance(label, dict) else None)
 
 
 def read_events(paths: list[Path], skipped: list[str] | None = None) -> Iterator[JsonEvent]:
@@ -139,8 +142,9 @@ class Pacer:
 
 def replay(paths: list[Path], publisher: EventPublisher, rate: float | None = None,
            speedup: float | None = None, skip_invalid: bool = False,
-           console: Console | None = None) -> ReplaySummary:
-    """Publish every event of ``paths`` in file order."""
+           console: Console | None = None,
+           on_published: Callable[[JsonEvent], None] | None = None) -> ReplaySummary:
+    """Publish every event of ``paths`` in file order; ``on_published`` hears of each as it goes out."""
     summary = ReplaySummary()
     total = count_lines(paths)
     pacer = Pacer(rate, speedup)
@@ -153,6 +157,8 @@ def replay(paths: list[Path], publisher: EventPublisher, rate: float | None = No
         for event in read_events(paths, skipped):
             pacer.wait(event.record.get("event_time"))
             publisher.publish(event.kind, event.record)
+            if on_published is not None:
+                on_published(event)
             summary.published += 1
             if summary.published % 500 == 0:
                 progress.update(task, completed=summary.published + len(summary.skipped))

@@ -1,0 +1,111 @@
+"""Detection quality: planted findings against the alerts raised, per rule and overall.
+
+A planted finding is a label ``(rule_id, subject_type, subject_id)`` from a
+labelled file (``cargoguard simulate --out``). An alert is counted by the
+same triple, its newest version. Per rule:
+
+- caught: planted findings with an alert of that rule on that subject;
+- missed: planted findings without one;
+- false: alerts of that rule on a subject nothing of that rule was planted on.
+
+Precision = caught / (caught + false); recall = caught / planted. A rule with
+nothing planted and nothing raised has neither (None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Finding = tuple[str, str, str]  # (rule_id, subject_type, subject_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleQuality:
+    """One rule's (or all rules') counts and ratios."""
+
+    rule_id: str
+    planted: int
+    caught: int
+    missed: int
+    false: int
+    missed_subjects: tuple[str, ...] = ()
+    false_subjects: tuple[str, ...] = ()
+
+    @property
+    def precision(self) -> float | None:
+        """Share of this rule's alerts that name a planted finding."""
+        raised = self.caught + self.false
+        return self.caught / raised if raised else None
+
+    @property
+    def recall(self) -> float | None:
+        """Share of planted findings that raised their alert."""
+        return self.caught / self.planted if self.planted else None
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Per-rule quality and the overall row."""
+
+    rules: tuple[RuleQuality, ...]
+    overall: RuleQuality
+
+
+def score(planted: Iterable[Finding], alerted: Iterable[Finding]) -> Quality:
+    """Compare planted findings with the findings alerted (both as (rule, subject type, subject id))."""
+    planted_set, alerted_set = set(planted), set(alerted)
+    rules = sorted({f[0] for f in planted_set | alerted_set})
+    rows = []
+    for rule in rules:
+        mine = {f for f in planted_set if f[0] == rule}
+        raised = {f for f in alerted_set if f[0] == rule}
+        rows.append(RuleQuality(
+            rule_id=rule, planted=len(mine), caught=len(mine & raised), missed=len(mine - raised),
+            false=len(raised - mine),
+            missed_subjects=tuple(sorted(f"{t}:{s}" for _, t, s in mine - raised)),
+            false_subjects=tuple(sorted(f"{t}:{s}" for _, t, s in raised - mine)),
+        ))
+    overall = RuleQuality(rule_id="ALL", planted=sum(r.planted for r in rows), caught=sum(r.caught for r in rows),
+                          missed=sum(r.missed for r in rows), false=sum(r.false for r in rows))
+    return Quality(rules=tuple(rows), overall=overall)
+
+
+def alerted_findings(alerts: Iterable[Mapping[str, Any]]) -> set[Finding]:
+    """The (rule, subject type, subject id) of each alert."""
+    return {(a["rule_id"], a["subject_type"], a["subject_id"]) for a in alerts}
+
+
+@dataclass(slots=True)
+class LatencySample:
+    """Event-to-alert delays in ms, apart for the rules that wait for stream time by design."""
+
+    prompt_ms: list[float] = field(default_factory=list)
+    waiting_ms: list[float] = field(default_factory=list)
+
+
+def latencies(first_seen: Mapping[str, tuple[float, Mapping[str, Any]]], published: Mapping[str, float],
+              waiting_rules: Sequence[str]) -> LatencySample:
+    """For each alert: when it was first read, less when its newest trigger event was published (seconds in).
+
+    ``first_seen`` maps alert id to (monotonic time read, first version);
+    ``published`` maps event id to the monotonic time it was published.
+    Alerts whose triggers were not published here are left out.
+    """
+    sample = LatencySample()
+    for seen_at, alert in first_seen.values():
+        times = [published[e] for e in alert["trigger_event_ids"] if e in published]
+        if not times:
+            continue
+        delay_ms = (seen_at - max(times)) * 1000
+        (sample.waiting_ms if alert["rule_id"] in waiting_rules else sample.prompt_ms).append(delay_ms)
+    return sample
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile, or None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]

@@ -1,0 +1,43 @@
+from streams.evaluation import latencies, percentile, score
+
+SPLIT = "SPLIT_SHIPMENT"
+EXIT = "EXIT_WITHOUT_CLEARANCE"
+
+
+def test_caught_missed_and_false_per_rule_and_overall():
+    planted = {(SPLIT, "IMPORTER", "a"), (SPLIT, "IMPORTER", "b"), (EXIT, "SHIPMENT", "s1")}
+    alerted = {(SPLIT, "IMPORTER", "a"), (SPLIT, "IMPORTER", "x"), (EXIT, "SHIPMENT", "s1"),
+               ("SEAL_BROKEN", "SHIPMENT", "s1")}
+    quality = score(planted, alerted)
+    rows = {r.rule_id: r for r in quality.rules}
+    assert (rows[SPLIT].caught, rows[SPLIT].missed, rows[SPLIT].false) == (1, 1, 1)
+    assert rows[SPLIT].missed_subjects == ("IMPORTER:b",) and rows[SPLIT].false_subjects == ("IMPORTER:x",)
+    assert (rows[SPLIT].precision, rows[SPLIT].recall) == (0.5, 0.5)
+    # An alert of another rule on a planted subject is a false alert of that rule.
+    assert (rows["SEAL_BROKEN"].planted, rows["SEAL_BROKEN"].false, rows["SEAL_BROKEN"].recall) == (0, 1, None)
+    assert (rows["SEAL_BROKEN"].precision) == 0.0
+    overall = quality.overall
+    assert (overall.planted, overall.caught, overall.missed, overall.false) == (3, 2, 1, 2)
+    assert overall.precision == 0.5 and round(overall.recall, 3) == 0.667
+
+
+def test_nothing_planted_nothing_raised_has_no_ratios():
+    quality = score(set(), set())
+    assert quality.rules == () and quality.overall.precision is None and quality.overall.recall is None
+
+
+def test_latency_runs_from_the_newest_published_trigger_and_waiting_rules_apart():
+    published = {"e1": 10.0, "e2": 11.0, "e3": 20.0}
+    first_seen = {
+        "A": (11.5, {"rule_id": SPLIT, "trigger_event_ids": ["e1", "e2"]}),
+        "B": (80.0, {"rule_id": EXIT, "trigger_event_ids": ["e3"]}),
+        "C": (5.0, {"rule_id": SPLIT, "trigger_event_ids": ["not-published-here"]}),
+    }
+    sample = latencies(first_seen, published, [EXIT])
+    assert sample.prompt_ms == [500.0] and sample.waiting_ms == [60_000.0]
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (50.0, 99.0, 100.0)
+    assert percentile([], 0.5) is None

@@ -123,17 +123,20 @@ def topics_create(ctx: click.Context) -> None:
 @click.option("--rate", type=float, help="At most this many events per second.")
 @click.option("--speedup", type=float, help="Keep event-time gaps, divided by this factor.")
 @click.option("--skip-invalid", is_flag=True, help="Report bad lines and go on instead of stopping.")
+@click.option("--mapping", help="How CSV files map to events: a shipped mapping (kcs) or a .toml file.")
 @click.pass_context
 def replay(ctx: click.Context, files: tuple[Path, ...], rate: float | None, speedup: float | None,
-           skip_invalid: bool) -> None:
-    """Publish events from JSON Lines FILES in file order, with a progress bar."""
+           skip_invalid: bool, mapping: str | None) -> None:
+    """Publish events from JSON Lines FILES (or CSV with --mapping) in file order, with a progress bar."""
     from streams.publish import EventPublisher
     from streams.replay import replay as run_replay
+    from streams.tabular import load_mapping
 
     settings = settings_from(ctx)
+    csv_mapping = load_mapping(mapping) if mapping else None
     with EventPublisher(settings) as publisher:
         summary = run_replay(list(files), publisher, rate=rate, speedup=speedup,
-                             skip_invalid=skip_invalid)
+                             skip_invalid=skip_invalid, mapping=csv_mapping)
     for problem in summary.skipped:
         click.echo(f"skipped {problem}", err=True)
     click.echo(f"published {summary.published} events in {summary.seconds:.1f} s"
@@ -345,12 +348,18 @@ def bench(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
 @click.option("--plot", type=click.Path(path_type=Path), help="Also draw alerts per rule and latency to this PNG.")
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
               help="Stop waiting for alerts after this many seconds past the replay.")
+@click.option("--mapping", help="For a CSV FILE: its mapping (kcs, or a .toml) with a 'fraud' label column.")
 @click.pass_context
-def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, timeout_s: float) -> None:
-    """Replay a labelled FILE (simulate --out) on a fresh embedded broker; precision, recall, latency per rule."""
+def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, timeout_s: float,
+             mapping: str | None) -> None:
+    """Replay a labelled FILE on a fresh embedded broker; precision, recall, latency per rule.
+
+    FILE is JSON Lines from `simulate --out` (planted patterns), or a CSV with
+    --mapping whose 'fraud' label column marks the true cases.
+    """
     from streams.evaluate import evaluate_command
 
-    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s)
+    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping)
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:

@@ -39,11 +39,23 @@ from agents.rules.transit import OVERDUE
 from streams.bench import AlertClock
 from streams.broker import EmbeddedBroker, free_port
 from streams.errors import UserError
-from streams.evaluation import LatencySample, Quality, alerted_findings, latencies, percentile, score
+from streams.evaluation import (
+    LabelQuality,
+    LabelReport,
+    LatencySample,
+    Quality,
+    RuleQuality,
+    alerted_findings,
+    latencies,
+    percentile,
+    score,
+    score_against_labels,
+)
 from streams.publish import EventPublisher
 from streams.replay import JsonEvent, read_events, replay
 from streams.settings import Settings
 from streams.supervisor import cargoguard_command, stop_process, wait_until_ready
+from streams.tabular import CsvMapping, events_from_csv, load_mapping
 from streams.topics import create_topics
 
 # Rules whose decisions wait for stream time, by design: their delays are reported apart.
@@ -53,21 +65,43 @@ WAITING_RULES = (EXIT_RULE, OVERDUE)
 IDLE_AFTER_S = 1.0
 # After those decisions: no new alert for this long and the run is over.
 QUIET_S = 3.0
+# The label column of a CSV mapping that marks a declaration as a true case, and its negative values.
+POSITIVE_LABEL = "fraud"
+NEGATIVE_VALUES = ("", "0")
 POLL_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """What one evaluation found."""
+    """What one evaluation found: quality against planted findings or against labels."""
 
     events: int
-    quality: Quality
-    latency: LatencySample
     alerts: int
+    latency: LatencySample
+    quality: Quality | None = None
+    labels: LabelReport | None = None
 
 
-def planted_findings(path: Path) -> tuple[set[tuple[str, str, str]], int]:
-    """The labels of a file (rule, subject type, subject id) and its number of events."""
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """What a file says should be found: planted findings (simulated) or labelled declarations (CSV)."""
+
+    events: int
+    planted: set[tuple[str, str, str]]
+    positive_declarations: set[str]
+    declarations: int
+
+
+def read_truth(path: Path, mapping: CsvMapping | None) -> Truth:
+    """A labelled file's ground truth: ``label`` objects of JSON Lines, or the mapping's ``fraud`` label column."""
+    if path.suffix.lower() == ".csv":
+        if mapping is None:
+            raise UserError(f"{path}: a CSV file needs --mapping")
+        if POSITIVE_LABEL not in mapping.labels:
+            raise UserError(f"{mapping.origin}: [labels] has no {POSITIVE_LABEL!r} column to evaluate against")
+        rows = list(events_from_csv(path, mapping))
+        positive = {r.record["declaration_id"] for r in rows if r.labels[POSITIVE_LABEL] not in NEGATIVE_VALUES}
+        return Truth(len(rows), set(), positive, len({r.record["declaration_id"] for r in rows}))
     planted: set[tuple[str, str, str]] = set()
     events = 0
     for event in read_events([path]):
@@ -77,14 +111,15 @@ def planted_findings(path: Path) -> tuple[set[tuple[str, str, str]], int]:
                 planted.add((event.label["pattern"], event.label["subject_type"], event.label["subject_id"]))
             except KeyError as exc:
                 raise UserError(f"{event.where}: label without {exc.args[0]!r}") from exc
-    return planted, events
-
-
-def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Console) -> Evaluation:
-    """Replay ``path`` through a fresh embedded broker and worker; score the alerts."""
-    planted, events = planted_findings(path)
     if not planted:
         raise UserError(f"{path}: no labelled events; write one with `cargoguard simulate --out`")
+    return Truth(events, planted, set(), 0)
+
+
+def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Console,
+                   mapping: CsvMapping | None = None) -> Evaluation:
+    """Replay ``path`` through a fresh embedded broker and worker; score the alerts."""
+    truth = read_truth(path, mapping)
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-evaluate-"))
     address = f"127.0.0.1:{free_port()}"
     run_settings = settings.model_copy(update={
@@ -107,7 +142,7 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
                 wait_until_ready(f"http://{run_settings.web_host}:{run_settings.web_port}/ready", worker)
                 clock = AlertClock(run_settings)
                 clock.thread.start()
-                publish_file(run_settings, path, console, note)
+                publish_file(run_settings, path, console, note, mapping)
                 wait_for_decisions(run_settings, clock, worker, timeout_s, console)
                 clock.stop.set()
                 clock.thread.join()
@@ -115,15 +150,20 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
                 stop_process(worker)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    quality = score(planted, alerted_findings(clock.newest.values()))
-    return Evaluation(events=events, quality=quality,
-                      latency=latencies(clock.seen, published, WAITING_RULES), alerts=len(clock.newest))
+    alerts = list(clock.newest.values())
+    latency = latencies(clock.seen, published, WAITING_RULES)
+    if truth.planted:
+        return Evaluation(truth.events, len(alerts), latency,
+                          quality=score(truth.planted, alerted_findings(alerts)))
+    return Evaluation(truth.events, len(alerts), latency,
+                      labels=score_against_labels(truth.positive_declarations, truth.declarations, alerts))
 
 
-def publish_file(settings: Settings, path: Path, console: Console, note: Callable[[JsonEvent], None]) -> None:
+def publish_file(settings: Settings, path: Path, console: Console, note: Callable[[JsonEvent], None],
+                 mapping: CsvMapping | None) -> None:
     """Replay the file at full speed; the producer is gone when this returns (no idle-connection noise)."""
     with EventPublisher(settings) as publisher:
-        replay([path], publisher, console=console, on_published=note)
+        replay([path], publisher, console=console, on_published=note, mapping=mapping)
 
 
 def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess.Popen[bytes],
@@ -147,40 +187,71 @@ def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess
 
 def as_dict(evaluation: Evaluation) -> dict[str, Any]:
     """The evaluation as plain data (``--json``)."""
-    def row(r: Any) -> dict[str, Any]:
-        return {"rule_id": r.rule_id, "planted": r.planted, "caught": r.caught, "missed": r.missed,
-                "false_alerts": r.false, "precision": r.precision, "recall": r.recall,
-                "missed_subjects": list(r.missed_subjects), "false_subjects": list(r.false_subjects)}
-
     prompt, waiting = evaluation.latency.prompt_ms, evaluation.latency.waiting_ms
-    return {
+    result: dict[str, Any] = {
         "events": evaluation.events,
         "alerts": evaluation.alerts,
-        "rules": [row(r) for r in evaluation.quality.rules],
-        "overall": row(evaluation.quality.overall),
         "latency_ms": {"alerts": len(prompt), "p50": percentile(prompt, 0.5), "p95": percentile(prompt, 0.95),
                        "p99": percentile(prompt, 0.99), "max": max(prompt, default=None)},
         "stream_time_decisions_ms": {"alerts": len(waiting), "p50": percentile(waiting, 0.5),
                                      "max": max(waiting, default=None)},
     }
+    if evaluation.quality is not None:
+        def row(r: RuleQuality) -> dict[str, Any]:
+            return {"rule_id": r.rule_id, "planted": r.planted, "caught": r.caught, "missed": r.missed,
+                    "false_alerts": r.false, "precision": r.precision, "recall": r.recall,
+                    "missed_subjects": list(r.missed_subjects), "false_subjects": list(r.false_subjects)}
+
+        result["rules"] = [row(r) for r in evaluation.quality.rules]
+        result["overall"] = row(evaluation.quality.overall)
+    if evaluation.labels is not None:
+        labels = evaluation.labels
+
+        def label_row(r: LabelQuality) -> dict[str, Any]:
+            return {"rule_id": r.rule_id, "alerts": r.alerts, "declarations": r.declarations,
+                    "labelled_positive": r.positive, "precision": r.precision}
+
+        result["against_labels"] = {
+            "declarations": labels.declarations, "labelled_positive": labels.positives,
+            "base_rate": labels.base_rate, "recall": labels.recall,
+            "rules": [label_row(r) for r in labels.rules], "overall": label_row(labels.overall),
+        }
+    return result
+
+
+def ratio(value: float | None) -> str:
+    """A share with two decimals, or a dash."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def print_evaluation(evaluation: Evaluation, console: Console) -> None:
     """Per-rule table and latency, for people."""
-    def ratio(value: float | None) -> str:
-        return "-" if value is None else f"{value:.2f}"
-
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f} ms"
 
-    table = Table(title=f"cargoguard evaluate: {evaluation.events:,} events, {evaluation.alerts:,} alerts")
-    table.add_column("rule", no_wrap=True)
-    for column in ("planted", "caught", "missed", "false alerts", "precision", "recall"):
-        table.add_column(column, justify="right")
-    for r in (*evaluation.quality.rules, evaluation.quality.overall):
-        table.add_row(r.rule_id, str(r.planted), str(r.caught), str(r.missed), str(r.false),
-                      ratio(r.precision), ratio(r.recall), style="bold" if r.rule_id == "ALL" else None)
-    console.print(table)
+    title = f"cargoguard evaluate: {evaluation.events:,} events, {evaluation.alerts:,} alerts"
+    if evaluation.quality is not None:
+        table = Table(title=title)
+        table.add_column("rule", no_wrap=True)
+        for column in ("planted", "caught", "missed", "false alerts", "precision", "recall"):
+            table.add_column(column, justify="right")
+        for r in (*evaluation.quality.rules, evaluation.quality.overall):
+            table.add_row(r.rule_id, str(r.planted), str(r.caught), str(r.missed), str(r.false),
+                          ratio(r.precision), ratio(r.recall), style="bold" if r.rule_id == "ALL" else None)
+        console.print(table)
+    if evaluation.labels is not None:
+        labels = evaluation.labels
+        table = Table(title=title, caption=(
+            f"{labels.positives:,} of {labels.declarations:,} declarations labelled {POSITIVE_LABEL} "
+            f"(base rate {ratio(labels.base_rate)}); recall of the labelled: {ratio(labels.recall)}"))
+        table.add_column("rule", no_wrap=True)
+        for column in ("alerts", "declarations", f"labelled {POSITIVE_LABEL}", "precision"):
+            table.add_column(column, justify="right")
+        for label_row in (*labels.rules, labels.overall):
+            table.add_row(label_row.rule_id, str(label_row.alerts), str(label_row.declarations),
+                          str(label_row.positive), ratio(label_row.precision),
+                          style="bold" if label_row.rule_id == "ALL" else None)
+        console.print(table)
     prompt, waiting = evaluation.latency.prompt_ms, evaluation.latency.waiting_ms
     console.print(f"event-to-alert latency ({len(prompt)} alerts): p50 {ms(percentile(prompt, 0.5))}, "
                   f"p95 {ms(percentile(prompt, 0.95))}, p99 {ms(percentile(prompt, 0.99))}, "
@@ -196,16 +267,25 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = evaluation.quality.rules
-    names = [r.rule_id for r in rows]
     figure, (bars, histogram) = plt.subplots(1, 2, figsize=(13, 5))
-    positions = range(len(rows))
-    bars.barh(positions, [r.caught for r in rows], color="#2e7d32", label="caught")
-    bars.barh(positions, [r.false for r in rows], left=[r.caught for r in rows], color="#c62828", label="false")
-    bars.barh(positions, [r.missed for r in rows], left=[r.caught + r.false for r in rows], color="#9e9e9e",
-              label="missed")
+    if evaluation.quality is not None:
+        rows = evaluation.quality.rules
+        names = [r.rule_id for r in rows]
+        stacks = [("caught", [r.caught for r in rows], "#2e7d32"), ("false", [r.false for r in rows], "#c62828"),
+                  ("missed", [r.missed for r in rows], "#9e9e9e")]
+    else:
+        assert evaluation.labels is not None
+        label_rows = evaluation.labels.rules
+        names = [r.rule_id for r in label_rows]
+        stacks = [(f"labelled {POSITIVE_LABEL}", [r.positive for r in label_rows], "#2e7d32"),
+                  ("not labelled", [r.declarations - r.positive for r in label_rows], "#c62828")]
+    positions = range(len(names))
+    left = [0] * len(names)
+    for label, values, color in stacks:
+        bars.barh(positions, values, left=left, color=color, label=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
     bars.set_yticks(list(positions), names, fontsize=8)
-    bars.set_xlabel("findings")
+    bars.set_xlabel("findings" if evaluation.quality is not None else "declarations alerted")
     bars.set_title("Alerts per rule")
     bars.legend(loc="lower right")
     prompt = evaluation.latency.prompt_ms
@@ -222,10 +302,11 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
         plt.close(figure)
 
 
-def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float) -> None:
+def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float,
+                     mapping: str | None = None) -> None:
     """The command: run, then print (table or JSON) and plot."""
     console = Console(stderr=True)
-    evaluation = run_evaluation(settings, path, timeout_s, console)
+    evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None)
     if as_json:
         print(json.dumps(as_dict(evaluation)))
     else:

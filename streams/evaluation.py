@@ -109,3 +109,51 @@ def percentile(values: Sequence[float], share: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelQuality:
+    """One rule's alerts against declaration-level labels (e.g. a fraud flag from inspections)."""
+
+    rule_id: str
+    alerts: int
+    declarations: int
+    positive: int
+
+    @property
+    def precision(self) -> float | None:
+        """Share of the declarations it alerted on that carry a positive label."""
+        return self.positive / self.declarations if self.declarations else None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelReport:
+    """Per rule and overall, with the base rate a rule must beat to mean anything."""
+
+    rules: tuple[LabelQuality, ...]
+    overall: LabelQuality
+    declarations: int
+    positives: int
+
+    @property
+    def base_rate(self) -> float | None:
+        """Share of all declarations labelled positive: the precision of alerting at random."""
+        return self.positives / self.declarations if self.declarations else None
+
+    @property
+    def recall(self) -> float | None:
+        """Share of positive declarations some alert named."""
+        return self.overall.positive / self.positives if self.positives else None
+
+
+def score_against_labels(positive: set[str], declarations: int, alerts: Iterable[Mapping[str, Any]]) -> LabelReport:
+    """Alerts (newest versions) against the declaration ids labelled positive, out of ``declarations``."""
+    named: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert["rule_id"]] = counts.get(alert["rule_id"], 0) + 1
+        named.setdefault(alert["rule_id"], set()).update(alert["declaration_ids"])
+    rows = tuple(LabelQuality(rule, counts[rule], len(ids), len(ids & positive)) for rule, ids in sorted(named.items()))
+    everything = set().union(*named.values()) if named else set()
+    overall = LabelQuality("ALL", sum(counts.values()), len(everything), len(everything & positive))
+    return LabelReport(rules=rows, overall=overall, declarations=declarations, positives=len(positive))

@@ -1,7 +1,8 @@
-"""Replay JSON Lines files onto the input topics, in file order, with a progress bar.
+"""Replay JSON Lines files (or CSV through a mapping) onto the input topics, in file order, with a progress bar.
 
 Each line is one event with ``"kind"``: declaration, manifest, gate_event,
-watchlist_entry or rule_config. ``rate`` caps events per second; ``speedup``
+watchlist_entry or rule_config. A ``.csv`` file is read through a mapping
+file (``streams.tabular``): each row one event. ``rate`` caps events per second; ``speedup``
 keeps the event-time gaps between events, divided by it.
 """
 
@@ -29,6 +30,7 @@ from rich.text import Text
 from streams.errors import UserError
 from streams.events_json import ConversionError, to_avro_record
 from streams.publish import EventPublisher
+from streams.tabular import CsvMapping, events_from_csv
 from streams.topics import EVENT_KINDS, PUBLIC_TOPICS
 
 
@@ -80,9 +82,19 @@ def parse_line(line: str, where: str) -> JsonEvent:
     return JsonEvent(kind, record, where, label if isinstance(label, dict) else None)
 
 
-def read_events(paths: list[Path], skipped: list[str] | None = None) -> Iterator[JsonEvent]:
-    """Events of every file in order; with ``skipped``, bad lines are listed there instead of raised."""
+def read_events(paths: list[Path], skipped: list[str] | None = None,
+                mapping: CsvMapping | None = None) -> Iterator[JsonEvent]:
+    """Events of every file in order; with ``skipped``, bad lines are listed there instead of raised.
+
+    ``.csv`` files are read through ``mapping`` (``streams.tabular``); the others are JSON Lines.
+    """
     for path in paths:
+        if path.suffix.lower() == ".csv":
+            if mapping is None:
+                raise UserError(f"{path}: a CSV file needs a mapping (--mapping kcs, or a mapping .toml)")
+            for row in events_from_csv(path, mapping, skipped):
+                yield JsonEvent(row.kind, row.record, row.where)
+            continue
         try:
             handle = path.open(encoding="utf-8")
         except OSError as exc:
@@ -106,6 +118,8 @@ def count_lines(paths: list[Path]) -> int:
         try:
             with path.open("rb") as handle:
                 total += sum(1 for line in handle if line.strip())
+            if path.suffix.lower() == ".csv":
+                total -= 1  # the header
         except OSError as exc:
             raise UserError(f"{path}: {exc.strerror}") from exc
     return total
@@ -143,7 +157,8 @@ class Pacer:
 def replay(paths: list[Path], publisher: EventPublisher, rate: float | None = None,
            speedup: float | None = None, skip_invalid: bool = False,
            console: Console | None = None,
-           on_published: Callable[[JsonEvent], None] | None = None) -> ReplaySummary:
+           on_published: Callable[[JsonEvent], None] | None = None,
+           mapping: CsvMapping | None = None) -> ReplaySummary:
     """Publish every event of ``paths`` in file order; ``on_published`` hears of each as it goes out."""
     summary = ReplaySummary()
     total = count_lines(paths)
@@ -154,7 +169,7 @@ def replay(paths: list[Path], publisher: EventPublisher, rate: float | None = No
     with Progress(*columns, console=console or Console(stderr=True), transient=False) as progress:
         task = progress.add_task("replay", total=total)
         skipped = summary.skipped if skip_invalid else None
-        for event in read_events(paths, skipped):
+        for event in read_events(paths, skipped, mapping):
             pacer.wait(event.record.get("event_time"))
             publisher.publish(event.kind, event.record)
             if on_published is not None:

@@ -1,4 +1,4 @@
-from streams.evaluation import latencies, percentile, score
+from streams.evaluation import latencies, percentile, score, score_against_labels
 
 SPLIT = "SPLIT_SHIPMENT"
 EXIT = "EXIT_WITHOUT_CLEARANCE"
@@ -41,3 +41,23 @@ def test_percentile_is_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (50.0, 99.0, 100.0)
     assert percentile([], 0.5) is None
+
+
+def test_alerts_against_declaration_labels_per_rule_overall_and_base_rate():
+    alerts = [
+        {"rule_id": "UNDERVALUATION", "declaration_ids": ["d1"]},
+        {"rule_id": "UNDERVALUATION", "declaration_ids": ["d2"]},
+        {"rule_id": "SPLIT_SHIPMENT", "declaration_ids": ["d2", "d3", "d4"]},
+    ]
+    report = score_against_labels(positive={"d2", "d4", "d9"}, declarations=10, alerts=alerts)
+    rows = {r.rule_id: r for r in report.rules}
+    assert (rows["UNDERVALUATION"].alerts, rows["UNDERVALUATION"].declarations, rows["UNDERVALUATION"].positive) \
+        == (2, 2, 1)
+    assert rows["SPLIT_SHIPMENT"].precision == 2 / 3
+    assert (report.overall.declarations, report.overall.positive) == (4, 2)
+    assert report.base_rate == 0.3 and report.recall == 2 / 3
+
+
+def test_no_alerts_against_labels_gives_zero_recall():
+    report = score_against_labels(positive={"d1"}, declarations=5, alerts=[])
+    assert report.rules == () and report.recall == 0.0 and report.overall.precision is None

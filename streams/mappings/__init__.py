@@ -1,0 +1,1 @@
+"""CSV mapping files shipped with cargoguard (``cargoguard replay --mapping NAME``)."""

@@ -89,6 +89,14 @@ OUT_DOC_ONLY_SHARE = 0.2
 SCANNED_SHARE = 0.6
 # Land-border trucks carrying a container rather than a sealed box body.
 BORDER_CONTAINER_SHARE = 0.6
+# Seaport and land-border IN gates weigh this share of trucks; the reading (less
+# tare) is within WEIGHBRIDGE_SPREAD of the load: well inside the rule's 15 %.
+WEIGHED_SHARE = 0.5
+WEIGHBRIDGE_SPREAD = 0.03
+# Transit: goods cleared at the seaport or airport travel under customs control
+# to the land border, which they must reach within TRANSIT_DEADLINE_H of clearance.
+TRANSIT_TRAVEL_H = (2.0, 8.0)
+TRANSIT_DEADLINE_H = 12.0
 
 # --- parcels ---------------------------------------------------------------------
 # E-commerce values (USD): log-normal around ~45 USD, a little over half under the
@@ -120,6 +128,17 @@ MISMATCH_LIGHT_FACTOR = (0.35, 0.64)
 MISMATCH_PACKAGES = (1, 20)
 # UNDERVALUATION: one item declared at this share of its goods' reference (the rule's bar is 0.3).
 UNDERVALUE_FACTOR = (0.05, 0.2)
+# WEIGHBRIDGE_MISMATCH: every truck of the shipment weighs this factor of its load (the rule allows 15 %).
+WEIGHBRIDGE_HEAVY_FACTOR = (1.3, 1.7)
+WEIGHBRIDGE_LIGHT_FACTOR = (0.4, 0.75)
+# TRANSIT_OVERDUE: the goods come in this long after their deadline.
+OVERDUE_LATE_H = (2.0, 10.0)
+# AMENDMENT_CHURN: one declarant cancels, or amends down to this share of the value, this many
+# declarations (the rule wants 3 within 7 days), lodged this far apart.
+CHURN_DECLARATIONS = (3, 5)
+CHURN_GAP_H = (1.0, 30.0)
+CHURN_CHANGE_AFTER_H = (0.5, 3.0)
+CHURN_LOWER_FACTOR = (0.4, 0.8)
 
 # --- identifiers -----------------------------------------------------------------
 # Container serials walk a permutation of 0..999999 (the stride is coprime with
@@ -299,6 +318,9 @@ class _Ids:
     def buyer(self) -> str:
         return str(self.rng.randrange(*BUYER_ID_RANGE))
 
+    def company(self) -> str:
+        return str(self.rng.randrange(*COMPANY_ID_RANGE))
+
 
 @dataclass(slots=True)
 class Story:
@@ -313,9 +335,13 @@ class Story:
     label: dict[str, str] | None = None
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
+    def time_at(self, offset_ms: float) -> int:
+        """The event time of ``offset_ms`` of story time."""
+        return self.start_ms + int(offset_ms / self.time_scale)
+
     def add(self, offset_ms: float, kind: str, record: dict[str, Any]) -> None:
         """Schedule ``record`` (a ``kind`` event) at ``offset_ms`` of story time."""
-        record["event_time"] = self.start_ms + int(offset_ms / self.time_scale)
+        record["event_time"] = self.time_at(offset_ms)
         self.events.append((record["event_time"], kind, record))
 
     def plant(self, pattern: str, subject_type: str, subject_id: str) -> None:
@@ -336,6 +362,8 @@ class Twist:
     broken_seal_at: str | None = None
     # The first item's declared unit value = the goods' reference x this; None: a clean price.
     undervalue_factor: float | None = None
+    # Every truck weighed at IN, at its load x this; None: some weighed, within WEIGHBRIDGE_SPREAD.
+    weighbridge_factor: float | None = None
 
 
 # A scheduled event on the heap: (event time, creation order, kind, record, label).
@@ -487,7 +515,7 @@ class Traffic:
         }
 
     def gate(self, office: Office, direction: str, plate: str, *, container: str | None, doc: str | None,
-             seal_no: str | None, seal_intact: bool = True) -> dict[str, Any]:
+             seal_no: str | None, seal_intact: bool = True, cargo_kg: float | None = None) -> dict[str, Any]:
         """A truck through a gate; the seal is read only where the load carries one."""
         return {
             "event_id": self.ids.event_id(),
@@ -500,7 +528,7 @@ class Traffic:
             "transport_doc_no": doc,
             "seal_no": seal_no,
             "seal_intact": seal_intact if seal_no else None,
-            "cargo_weight_kg": None,
+            "cargo_weight_kg": None if cargo_kg is None else round(cargo_kg, 1),
             "scan_result": "CLEAR" if self.rng.random() < SCANNED_SHARE else "NOT_SCANNED",
         }
 
@@ -535,7 +563,8 @@ class Traffic:
         else:
             vehicles, containers = 1, ()
         goods = rng.choice(GOODS)
-        gross_kg = sum(self.uniform(office.gross_kg_per_vehicle) for _ in range(vehicles))
+        loads = [self.uniform(office.gross_kg_per_vehicle) for _ in range(vehicles)]
+        gross_kg = sum(loads)
         items = self.items(goods, gross_kg / self.uniform(PACKAGING_FACTOR))
         if twist.undervalue_factor is not None:
             items[0]["value_usd"] = round(items[0]["net_weight_kg"] * goods.usd_per_kg * twist.undervalue_factor, 2)
@@ -583,11 +612,65 @@ class Traffic:
             by_doc = container is None or rng.random() < IN_NAMES_DOC_SHARE
             story.add(arrival, "gate_event", self.gate(
                 office, "IN", plate, container=container, doc=doc if by_doc else None, seal_no=seal,
-                seal_intact=not (twist.broken_seal_at == "IN" and vehicle == broken)))
+                seal_intact=not (twist.broken_seal_at == "IN" and vehicle == broken),
+                cargo_kg=self.weighing(office, loads[vehicle], twist)))
             out_container, out_doc = self.out_naming(container, doc)
             story.add(departure, "gate_event", self.gate(
                 office, "OUT", plate, container=out_container, doc=out_doc, seal_no=seal,
                 seal_intact=not (twist.broken_seal_at == "OUT" and vehicle == broken)))
+        return doc
+
+    def weighing(self, office: Office, load_kg: float, twist: Twist) -> float | None:
+        """What the IN weighbridge reads for a truck's load, if it weighs it."""
+        if twist.weighbridge_factor is not None:
+            return load_kg * twist.weighbridge_factor
+        if office.mode == "AIR" or self.rng.random() >= WEIGHED_SHARE:
+            return None
+        return load_kg * (1 + self.rng.uniform(-WEIGHBRIDGE_SPREAD, WEIGHBRIDGE_SPREAD))
+
+    def transit(self, story: Story, late_h: float | None = None, wrong_office: bool = False) -> str:
+        """Goods cleared for transit at the seaport or airport, trucked to the land border.
+
+        Clean: in at the border before the deadline. ``late_h``: in that many
+        hours after it. ``wrong_office``: a detour, in at another office on the
+        way, then at the border in time.
+        """
+        rng = self.rng
+        office = rng.choice((SEAPORT, AIRPORT))
+        goods = rng.choice(GOODS)
+        gross_kg = self.uniform(office.gross_kg_per_vehicle)
+        items = self.items(goods, gross_kg / self.uniform(PACKAGING_FACTOR))
+        packages = sum(max(1, round(i["net_weight_kg"] / goods.kg_per_package)) for i in items)
+        carrier = rng.choice(office.carriers)
+        doc = self.transport_doc(office, carrier)
+        container = self.ids.container() if office.mode == "SEA" else None
+        declaration = self.declaration(office, doc, rng.choice(self.importers), rng.choice(self.declarants),
+                                       "STANDARD", items, (container,) if container else (), gross_kg, packages)
+        declaration["procedure"] = "TRANSIT"
+        declaration["destination_office"] = BORDER.code
+        story.add(0, "manifest", self.manifest(office, carrier, declaration, gross_kg, packages))
+        lodged_at = self.uniform(LODGE_AFTER_MANIFEST_H) * HOUR
+        arrival = lodged_at + self.uniform(ARRIVAL_AFTER_DOCS_H) * HOUR
+        clearance = arrival + self.uniform(office.clearance_h) * HOUR
+        departure = clearance + self.uniform(DEPART_AFTER_CLEARANCE_MIN) * MINUTE
+        deadline = clearance + TRANSIT_DEADLINE_H * HOUR
+        declaration["transit_deadline"] = story.time_at(deadline)
+        story.add(lodged_at, "declaration", declaration)
+        plate = self.plate()
+        seal = self.seal() if office.mode != "AIR" else None
+        story.add(arrival, "gate_event", self.gate(office, "IN", plate, container=container,
+                                                   doc=None if container else doc, seal_no=seal))
+        story.add(clearance, "declaration", self.again(declaration, "CLEARED"))
+        story.add(departure, "gate_event", self.gate(office, "OUT", plate, container=container, doc=doc,
+                                                     seal_no=seal))
+        travel = self.uniform(TRANSIT_TRAVEL_H) * HOUR
+        arrives = deadline + late_h * HOUR if late_h is not None else min(departure + travel, deadline - MINUTE)
+        if wrong_office:
+            detour = AIRPORT if office is SEAPORT else SEAPORT
+            story.add((departure + arrives) / 2, "gate_event", self.gate(detour, "IN", plate, container=container,
+                                                                         doc=doc, seal_no=seal))
+        story.add(arrives, "gate_event", self.gate(BORDER, "IN", plate, container=container, doc=doc,
+                                                   seal_no=seal))
         return doc
 
     def out_naming(self, container: str | None, doc: str) -> tuple[str | None, str | None]:
@@ -647,6 +730,11 @@ def road_cargo(traffic: Traffic, story: Story) -> None:
 def air_cargo(traffic: Traffic, story: Story) -> None:
     """Air freight through the airport hub: air waybill, no container, collected by van."""
     traffic.shipment(story, AIRPORT)
+
+
+def transit_movement(traffic: Traffic, story: Story) -> None:
+    """Goods in supervised transit from the seaport or airport to the land border, on time."""
+    traffic.transit(story)
 
 
 def ecommerce_parcel(traffic: Traffic, story: Story) -> None:
@@ -722,6 +810,53 @@ def undervaluation(traffic: Traffic, story: Story) -> None:
     story.plant("UNDERVALUATION", "SHIPMENT", doc)
 
 
+def weighbridge_mismatch(traffic: Traffic, story: Story) -> None:
+    """WEIGHBRIDGE_MISMATCH: every truck of a shipment weighs 30-70 % more, or 25-60 % less, than declared."""
+    heavy = traffic.rng.random() < 0.5
+    factor = traffic.uniform(WEIGHBRIDGE_HEAVY_FACTOR if heavy else WEIGHBRIDGE_LIGHT_FACTOR)
+    doc = traffic.shipment(story, traffic.rng.choice((SEAPORT, BORDER)), Twist(weighbridge_factor=factor))
+    story.plant("WEIGHBRIDGE_MISMATCH", "SHIPMENT", doc)
+
+
+def transit_overdue(traffic: Traffic, story: Story) -> None:
+    """TRANSIT_OVERDUE: transit goods reach the border hours after their deadline."""
+    doc = traffic.transit(story, late_h=traffic.uniform(OVERDUE_LATE_H))
+    story.plant("TRANSIT_OVERDUE", "SHIPMENT", doc)
+
+
+def transit_wrong_office(traffic: Traffic, story: Story) -> None:
+    """TRANSIT_WRONG_OFFICE: transit goods bound for the border come in at another office on the way."""
+    doc = traffic.transit(story, wrong_office=True)
+    story.plant("TRANSIT_WRONG_OFFICE", "SHIPMENT", doc)
+
+
+def amendment_churn(traffic: Traffic, story: Story) -> None:
+    """AMENDMENT_CHURN: one declarant cancels, or amends down, 3-5 declarations within days.
+
+    Paper only: the declarations name air waybills no manifest or truck ever
+    follows, so no other rule has anything to see.
+    """
+    rng = traffic.rng
+    declarant = traffic.ids.company()
+    story.plant("AMENDMENT_CHURN", "DECLARANT", declarant)
+    offset = 0.0
+    for _ in range(rng.randint(*CHURN_DECLARATIONS)):
+        goods = rng.choice(GOODS)
+        net_kg = traffic.uniform(AIRPORT.gross_kg_per_vehicle)
+        items = traffic.items(goods, net_kg)
+        declaration = traffic.declaration(AIRPORT, traffic.transport_doc(AIRPORT, rng.choice(AIRPORT.carriers)),
+                                          rng.choice(traffic.importers), declarant, "STANDARD", items, (),
+                                          net_kg * traffic.uniform(PACKAGING_FACTOR), 1)
+        story.add(offset, "declaration", declaration)
+        changed_at = offset + traffic.uniform(CHURN_CHANGE_AFTER_H) * HOUR
+        if rng.random() < 0.5:
+            story.add(changed_at, "declaration", traffic.again(declaration, "CANCELLED"))
+        else:
+            lowered = round(declaration["total_value_usd"] * traffic.uniform(CHURN_LOWER_FACTOR), 2)
+            story.add(changed_at, "declaration", traffic.again(declaration, "AMENDED", total_value_usd=lowered))
+        offset += traffic.uniform(CHURN_GAP_H) * HOUR
+
+
 # --- the registry ----------------------------------------------------------------------
 
 
@@ -741,12 +876,17 @@ STORY_KINDS = (
     StoryKind("air_cargo", 0.08, False, air_cargo),
     StoryKind("ecommerce_parcel", 0.52, False, ecommerce_parcel),
     StoryKind("repeat_buyer", 0.08, False, repeat_buyer),
+    StoryKind("transit_movement", 0.04, False, transit_movement),
     StoryKind("split_shipment", 1.0, True, split_shipment),
     StoryKind("manifest_mismatch", 1.0, True, manifest_mismatch),
     StoryKind("exit_uncleared", 0.5, True, exit_uncleared),
     StoryKind("exit_unknown_container", 0.5, True, exit_unknown_container),
     StoryKind("seal_broken", 1.0, True, seal_broken),
     StoryKind("undervaluation", 1.0, True, undervaluation),
+    StoryKind("weighbridge_mismatch", 1.0, True, weighbridge_mismatch),
+    StoryKind("transit_overdue", 0.5, True, transit_overdue),
+    StoryKind("transit_wrong_office", 0.5, True, transit_wrong_office),
+    StoryKind("amendment_churn", 1.0, True, amendment_churn),
 )
 
 

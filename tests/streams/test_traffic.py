@@ -27,6 +27,7 @@ from streams.settings import Settings
 from streams.simulate import FILE_START_MS, json_line, publish_live, run_simulate, write_jsonl
 from streams.topics import EVENT_KINDS, PUBLIC_TOPICS
 from streams.traffic import (
+    AIRPORT,
     HOUR,
     OFFICE_UTC_OFFSET_H,
     OFFICES,
@@ -40,7 +41,8 @@ from streams.validation import validate
 from tests.oracle import expected_alerts
 
 START = FILE_START_MS + 2 * HOUR  # 09:00 at the offices: a day's traffic ramping up
-PATTERNS = {"SPLIT_SHIPMENT", "MANIFEST_MISMATCH", "EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN", "UNDERVALUATION"}
+PATTERNS = {"SPLIT_SHIPMENT", "MANIFEST_MISMATCH", "EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN", "UNDERVALUATION",
+            "WEIGHBRIDGE_MISMATCH", "TRANSIT_OVERDUE", "TRANSIT_WRONG_OFFICE", "AMENDMENT_CHURN"}
 CONTAINER_NO = re.compile(r"^[A-Z]{3}U[0-9]{7}$")
 Subject = tuple[str, str]
 
@@ -94,9 +96,13 @@ def test_records_look_like_real_customs_traffic() -> None:
     offices = collections.Counter(e.record["office_code"] for e in generated)
     assert set(offices) == {office.code for office in OFFICES}
     declarations = [e.record for e in generated if e.kind == "declaration"]
-    assert {d["procedure"] for d in declarations} == {"IMPORT"}
+    assert {d["procedure"] for d in declarations} == {"IMPORT", "TRANSIT"}
     assert {d["channel"] for d in declarations} == {"STANDARD", "ECOMMERCE", "EXPRESS"}
-    assert all(d["destination_office"] is None and d["transit_deadline"] is None for d in declarations)
+    for d in declarations:
+        transit = d["procedure"] == "TRANSIT"
+        assert (d["destination_office"] is not None, d["transit_deadline"] is not None) == (transit, transit)
+    weighed = [e.record for e in generated if e.kind == "gate_event" and e.record["cargo_weight_kg"] is not None]
+    assert weighed and all(g["direction"] == "IN" and g["office_code"] != AIRPORT.code for g in weighed)
     assert len({d["declarant_id"] for d in declarations}) > 100
     assert len({d["importer_id"] for d in declarations}) > 1000
     containers = {c for e in generated for c in e.record.get("container_nos", ())}
@@ -149,6 +155,17 @@ def test_clean_shipments_match_their_manifest_and_leave_after_clearance() -> Non
                 assert out["container_no"] in declaration["container_nos"]
                 outs_by_container += 1
     assert outs_by_container > 0
+
+
+def test_clean_transits_reach_their_destination_before_the_deadline() -> None:
+    generated = traffic(14)
+    transits = {e.record["transport_doc_no"]: e.record for e in generated
+                if e.kind == "declaration" and e.record["procedure"] == "TRANSIT" and e.label is None}
+    assert transits
+    for doc, declaration in transits.items():
+        arrivals = [e.record for e in generated if e.kind == "gate_event" and e.record["transport_doc_no"] == doc
+                    and e.record["office_code"] == declaration["destination_office"]]
+        assert arrivals and all(a["event_time"] <= declaration["transit_deadline"] for a in arrivals), doc
 
 
 def test_every_event_of_a_planted_story_carries_its_label() -> None:

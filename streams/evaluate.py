@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +67,8 @@ WAITING_RULES = (EXIT_RULE, OVERDUE)
 IDLE_AFTER_S = 1.0
 # After those decisions: no new alert for this long and the run is over.
 QUIET_S = 3.0
+# How long the worker may take to read the file's watchlist before the replay starts.
+CONTROL_WAIT_S = 30.0
 # The label column of a CSV mapping that marks a declaration as a true case, and its negative values.
 POSITIVE_LABEL = "fraud"
 NEGATIVE_VALUES = ("", "0")
@@ -130,7 +134,8 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
     published: dict[str, float] = {}
 
     def note(event: JsonEvent) -> None:
-        published[event.record["event_id"]] = time.monotonic()
+        if "event_id" in event.record:  # watchlist entries and rule changes have none
+            published[event.record["event_id"]] = time.monotonic()
 
     try:
         with (workdir / "broker.log").open("wb") as broker_log, \
@@ -161,9 +166,34 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
 
 def publish_file(settings: Settings, path: Path, console: Console, note: Callable[[JsonEvent], None],
                  mapping: CsvMapping | None) -> None:
-    """Replay the file at full speed; the producer is gone when this returns (no idle-connection noise)."""
+    """Replay the file at full speed; the producer is gone when this returns (no idle-connection noise).
+
+    The file's watchlist entries go out first, and the replay starts once the
+    worker holds them: at full speed the first watched truck could otherwise
+    pass before the worker has read the watchlist, which a live run never sees.
+    """
+    entries = [] if mapping is not None else [e for e in read_events([path]) if e.kind == "watchlist_entry"]
     with EventPublisher(settings) as publisher:
+        if entries:
+            for entry in entries:
+                publisher.publish(entry.kind, entry.record)
+            publisher.flush()
+            wait_for_gauge(f"http://{settings.web_host}:{settings.web_port}/metrics",
+                           "cargoguard_watchlist_entries", len({e.record["entry_id"] for e in entries}))
         replay([path], publisher, console=console, on_published=note, mapping=mapping)
+
+
+def wait_for_gauge(url: str, name: str, at_least: float, timeout_s: float = CONTROL_WAIT_S) -> None:
+    """Poll a worker's metric until it reaches ``at_least``."""
+    deadline = time.monotonic() + timeout_s
+    pattern = re.compile(rf"^{name} (\S+)$", re.M)
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            found = pattern.search(response.read().decode())
+        if found and float(found.group(1)) >= at_least:
+            return
+        time.sleep(POLL_S)
+    raise UserError(f"the worker did not report {name} >= {at_least:g} within {timeout_s:.0f} s")
 
 
 def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess.Popen[bytes],

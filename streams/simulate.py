@@ -12,6 +12,7 @@ course (about 20 minutes at time scale 60).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -28,7 +29,7 @@ from streams.publish import EventPublisher
 from streams.settings import Settings
 from streams.stream_time import wall_ms
 from streams.topics import EVENT_KINDS, PUBLIC_TOPICS
-from streams.traffic import SimulatedEvent, SimulationConfig, generate
+from streams.traffic import SimulatedEvent, SimulationConfig, generate, watchlist_entries
 
 # Files start on a fixed Monday, whatever the seed, so the same seed always gives the same file.
 FILE_START_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
@@ -127,12 +128,12 @@ def write_file(config: SimulationConfig, out: Path, console: Console) -> None:
             nonlocal planted
             if event.label is not None:
                 planted += 1
-            if count % PROGRESS_EVERY == 0:
+            if count % PROGRESS_EVERY == 0 and "event_time" in event.record:
                 # Stories are written whole, so the last events lie past the duration.
                 done_s = min(config.duration_s, (event.record["event_time"] - config.start_ms) / 1000)
                 progress.update(task, completed=done_s, events=count)
 
-        count = write_jsonl(generate(config), out, advance)
+        count = write_jsonl(itertools.chain(watchlist_entries(config), generate(config)), out, advance)
     console.print(f"wrote {count:,} events ({planted:,} in planted stories) to {out}")
 
 
@@ -159,6 +160,9 @@ def run_simulate(settings: Settings, seed: int, rate: float, duration_s: float |
     console.print(f"simulating {rate:g} events/s (daily average), stories {time_scale:g}x faster; {stop}",
                   soft_wrap=True)
     try:
+        # The run's watchlist first: its planted hits must find it in force.
+        for entry in watchlist_entries(config):
+            publisher.publish(entry.kind, entry.record)
         # Polling the producer while waiting serves its delivery reports.
         count = publish_live(generate(config), publisher, until_ms, wait=publisher.producer.poll)
     except KeyboardInterrupt:

@@ -133,6 +133,11 @@ WEIGHBRIDGE_HEAVY_FACTOR = (1.3, 1.7)
 WEIGHBRIDGE_LIGHT_FACTOR = (0.4, 0.75)
 # TRANSIT_OVERDUE: the goods come in this long after their deadline.
 OVERDUE_LATE_H = (2.0, 10.0)
+# WATCHLIST_HIT: the watchlist a run starts with (trucks and importers of interest);
+# planted stories are clean shipments driven by a watched truck or bought by a watched importer.
+WATCHED_PLATES = 3
+WATCHED_IMPORTERS = 3
+WATCH_SEVERITY = "HIGH"
 # AMENDMENT_CHURN: one declarant cancels, or amends down to this share of the value, this many
 # declarations (the rule wants 3 within 7 days), lodged this far apart.
 CHURN_DECLARATIONS = (3, 5)
@@ -364,6 +369,9 @@ class Twist:
     undervalue_factor: float | None = None
     # Every truck weighed at IN, at its load x this; None: some weighed, within WEIGHBRIDGE_SPREAD.
     weighbridge_factor: float | None = None
+    # The truck's plate (every vehicle of the shipment) and the importer; None: drawn as usual.
+    plate: str | None = None
+    importer: str | None = None
 
 
 # A scheduled event on the heap: (event time, creation order, kind, record, label).
@@ -379,6 +387,7 @@ class Traffic:
         self.ids = _Ids(random.Random(f"{config.seed}/{config.start_ms}"))
         self.importers = [str(self.rng.randrange(*COMPANY_ID_RANGE)) for _ in range(IMPORTER_POOL)]
         self.declarants = [str(self.rng.randrange(*COMPANY_ID_RANGE)) for _ in range(DECLARANT_POOL)]
+        self.watched = watched_subjects(config)
         self.clean_kinds = [kind for kind in STORY_KINDS if not kind.planted]
         self.planted_kinds = [kind for kind in STORY_KINDS if kind.planted]
         self.stories = 0
@@ -571,7 +580,8 @@ class Traffic:
         packages = sum(max(1, round(i["net_weight_kg"] / goods.kg_per_package)) for i in items)
         carrier = rng.choice(office.carriers)
         doc = self.transport_doc(office, carrier)
-        declaration = self.declaration(office, doc, rng.choice(self.importers), rng.choice(self.declarants),
+        importer = twist.importer or rng.choice(self.importers)
+        declaration = self.declaration(office, doc, importer, rng.choice(self.declarants),
                                        "STANDARD", items, containers, gross_kg, packages)
         if twist.weight_factor is None:
             manifest_kg = gross_kg * (1 + rng.uniform(-CLEAN_WEIGHT_SPREAD, CLEAN_WEIGHT_SPREAD))
@@ -606,7 +616,7 @@ class Traffic:
                 spacing = self.uniform(TRUCK_SPACING_MIN) * MINUTE
                 arrival, departure = arrival + spacing, departure + spacing
             container = containers[vehicle] if containers else None
-            plate = self.plate()
+            plate = twist.plate or self.plate()
             # Containers and road box bodies are sealed; air cargo vans are not.
             seal = self.seal() if office.mode != "AIR" else None
             by_doc = container is None or rng.random() < IN_NAMES_DOC_SHARE
@@ -857,6 +867,49 @@ def amendment_churn(traffic: Traffic, story: Story) -> None:
         offset += traffic.uniform(CHURN_GAP_H) * HOUR
 
 
+def watchlist_hit(traffic: Traffic, story: Story) -> None:
+    """WATCHLIST_HIT: a clean shipment, but its truck or its importer is on the watchlist."""
+    rng = traffic.rng
+    if rng.random() < 0.5:
+        plate = rng.choice(traffic.watched.plates)
+        traffic.shipment(story, rng.choice((SEAPORT, BORDER)), Twist(plate=plate))
+        story.plant("WATCHLIST_HIT", "VEHICLE", plate)
+    else:
+        importer = rng.choice(traffic.watched.importers)
+        traffic.shipment(story, rng.choice(OFFICES), Twist(importer=importer))
+        story.plant("WATCHLIST_HIT", "IMPORTER", importer)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """The trucks and importers a run's watchlist names."""
+
+    plates: tuple[str, ...]
+    importers: tuple[str, ...]
+
+
+def watched_subjects(config: SimulationConfig) -> Watched:
+    """The watched trucks and importers of a run: from the seed and start, like its identifiers."""
+    rng = random.Random(f"{config.seed}/{config.start_ms}/watchlist")
+    plates = tuple(f"{rng.randint(*PLATE_PROVINCES)}{rng.choice(PLATE_SERIES)}-{rng.randrange(1000):03d}.W{n}"
+                   for n in range(WATCHED_PLATES))
+    importers = tuple(f"W{rng.randrange(*COMPANY_ID_RANGE)}" for _ in range(WATCHED_IMPORTERS))
+    return Watched(plates, importers)
+
+
+def watchlist_entries(config: SimulationConfig) -> list[SimulatedEvent]:
+    """The watchlist a run starts with (``watchlist_entry`` events), empty when nothing is planted."""
+    if config.pattern_rate == 0:
+        return []
+    watched = watched_subjects(config)
+    subjects = [("VEHICLE", p, "truck seen in earlier smuggling cases") for p in watched.plates]
+    subjects += [("IMPORTER", i, "importer under investigation") for i in watched.importers]
+    return [SimulatedEvent("watchlist_entry", {
+        "entry_id": f"sim-{kind.lower()}-{value}", "subject_type": kind, "value": value,
+        "severity": WATCH_SEVERITY, "reason": reason, "added_by": "cargoguard simulate",
+        "added_at": config.start_ms, "expires_at": None}, None) for kind, value, reason in subjects]
+
+
 # --- the registry ----------------------------------------------------------------------
 
 
@@ -887,9 +940,13 @@ STORY_KINDS = (
     StoryKind("transit_overdue", 0.5, True, transit_overdue),
     StoryKind("transit_wrong_office", 0.5, True, transit_wrong_office),
     StoryKind("amendment_churn", 1.0, True, amendment_churn),
+    StoryKind("watchlist_hit", 1.0, True, watchlist_hit),
 )
 
 
 def generate(config: SimulationConfig) -> Iterator[SimulatedEvent]:
-    """The traffic of ``config`` in event-time order: the same config always gives the same events."""
+    """The traffic of ``config`` in event-time order: the same config always gives the same events.
+
+    The run's watchlist (``watchlist_entries``) is not among them: it goes out first, apart.
+    """
     return Traffic(config).events()

@@ -17,7 +17,7 @@ from agents.rules import seal_broken, watchlist_hit
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.scoring import history_key
-from agents.rules.watchlist_hit import Watchlist
+from agents.rules.watchlist_hit import WatchEntry, Watchlist
 from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
@@ -42,11 +42,14 @@ class Oracle:
         self.versions: dict[str, int] = {}
 
     def feed(self, kind: str, record: Mapping[str, Any], advance: bool = True) -> None:
-        """Process one input event (kind: declaration, manifest, gate_event).
+        """Process one input event (kind: declaration, manifest, gate_event, or a watchlist_entry).
 
         ``advance=False`` delivers it without moving stream time, as when
         another input partition lags behind.
         """
+        if kind == "watchlist_entry":  # a watchlist change applies to the events after it
+            self.watchlist.put(WatchEntry.from_record(record))
+            return
         time = int(record["event_time"])
         if self.stream_start is None:
             self.stream_start = time

@@ -6,8 +6,6 @@ import sys
 
 import pytest
 
-from streams.simulate import FILE_START_MS, write_jsonl
-from streams.traffic import SimulationConfig, generate
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
@@ -17,8 +15,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def test_defaults_catch_every_planted_pattern_with_no_alert_on_clean_subjects(tmp_path):
     path = tmp_path / "labelled.jsonl"
-    write_jsonl(generate(SimulationConfig(seed=101, start_ms=FILE_START_MS, duration_s=600, rate=10,
-                                          pattern_rate=0.3)), path)
+    simulate = subprocess.run([sys.executable, "-m", "streams", "simulate", "--seed", "101", "--rate", "10",
+                               "--duration", "600", "--pattern-rate", "0.3", "--out", str(path)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert simulate.returncode == 0, simulate.stderr
     planted_rules = {json.loads(line)["label"]["pattern"] for line in path.read_text().splitlines()
                      if '"label"' in line}
     plot = tmp_path / "quality.png"

@@ -36,13 +36,14 @@ from streams.traffic import (
     SimulationConfig,
     container_check_digit,
     generate,
+    watchlist_entries,
 )
 from streams.validation import validate
 from tests.oracle import expected_alerts
 
 START = FILE_START_MS + 2 * HOUR  # 09:00 at the offices: a day's traffic ramping up
 PATTERNS = {"SPLIT_SHIPMENT", "MANIFEST_MISMATCH", "EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN", "UNDERVALUATION",
-            "WEIGHBRIDGE_MISMATCH", "TRANSIT_OVERDUE", "TRANSIT_WRONG_OFFICE", "AMENDMENT_CHURN"}
+            "WEIGHBRIDGE_MISMATCH", "TRANSIT_OVERDUE", "TRANSIT_WRONG_OFFICE", "AMENDMENT_CHURN", "WATCHLIST_HIT"}
 CONTAINER_NO = re.compile(r"^[A-Z]{3}U[0-9]{7}$")
 Subject = tuple[str, str]
 
@@ -198,13 +199,26 @@ def test_every_planted_pattern_is_caught_and_clean_traffic_raises_nothing(seed: 
     assert {pattern for pattern, _, _ in stories} == PATTERNS
     assert {("EXIT_WITHOUT_CLEARANCE", "SHIPMENT"), ("EXIT_WITHOUT_CLEARANCE", "CONTAINER")} <= {
         (pattern, subject_type) for pattern, subject_type, _ in stories}
-    alerts = expected_alerts([(e.kind, e.record) for e in generated], load_rule_book(),
+    config = SimulationConfig(seed=seed, start_ms=START, duration_s=2 * 3600, rate=5.0, pattern_rate=0.05)
+    entries = [(e.kind, e.record) for e in watchlist_entries(config)]
+    alerts = expected_alerts(entries + [(e.kind, e.record) for e in generated], load_rule_book(),
                              flush_after_ms=10 * 60_000)
     raised = {(a.rule_id, a.subject_type, a.subject_id) for a in alerts.values()}
     assert stories - raised == set(), "planted stories without their alert"
     labelled = {(subject_type, subject_id) for _, subject_type, subject_id in stories}
     assert {(t, s) for _, t, s in raised} - labelled == set(), "alerts on clean traffic"
     assert raised - stories == set(), "alerts of another rule than the one planted"
+
+
+def test_the_watchlist_goes_out_only_when_patterns_are_planted_and_names_what_stories_use() -> None:
+    config = SimulationConfig(seed=3, start_ms=START, duration_s=3600, rate=5.0, pattern_rate=0.5)
+    entries = watchlist_entries(config)
+    assert {e.record["subject_type"] for e in entries} == {"VEHICLE", "IMPORTER"}
+    watched = {e.record["value"] for e in entries}
+    hits = {e.label["subject_id"] for e in generate(config) if e.label and e.label["pattern"] == "WATCHLIST_HIT"}
+    assert hits and hits <= watched
+    assert watchlist_entries(SimulationConfig(seed=3, start_ms=START, duration_s=3600, rate=5.0,
+                                              pattern_rate=0.0)) == []
 
 
 def test_time_scale_compresses_stories_for_live_demos() -> None:
@@ -272,7 +286,9 @@ def test_simulate_to_a_file_is_reproducible_and_starts_on_the_fixed_date(tmp_pat
     assert result.exit_code == 0, result.output
     assert first.read_bytes() == second.read_bytes()
     events = list(read_events([first]))
-    assert events and min(e.record["event_time"] for e in events) >= FILE_START_MS
+    watchlist = [e for e in events if e.kind == "watchlist_entry"]
+    assert watchlist and events[: len(watchlist)] == watchlist, "the watchlist goes first"
+    assert min(e.record["event_time"] for e in events[len(watchlist):]) >= FILE_START_MS
 
 
 class FakeClock:

@@ -138,6 +138,11 @@ OVERDUE_LATE_H = (2.0, 10.0)
 WATCHED_PLATES = 3
 WATCHED_IMPORTERS = 3
 WATCH_SEVERITY = "HIGH"
+# DECLARANT_SURGE: a new declarant files this many declarations within this many hours (the rule:
+# >= 20 in 24 h and > 10 x its trailing daily mean), only once the rule's first day has passed.
+SURGE_DECLARATIONS = (22, 30)
+SURGE_SPAN_H = (4.0, 20.0)
+SURGE_NOT_BEFORE_H = 25.0
 # AMENDMENT_CHURN: one declarant cancels, or amends down to this share of the value, this many
 # declarations (the rule wants 3 within 7 days), lodged this far apart.
 CHURN_DECLARATIONS = (3, 5)
@@ -428,7 +433,9 @@ class Traffic:
     def new_story(self, start_ms: int) -> Story:
         """A clean or planted story starting at ``start_ms``."""
         kinds = self.planted_kinds if self.rng.random() < self.config.pattern_rate else self.clean_kinds
-        kind = self.rng.choices(kinds, weights=[k.weight for k in kinds])[0]
+        since_start = (start_ms - self.config.start_ms) * self.config.time_scale
+        weights = [k.weight if since_start >= k.not_before_ms else 0.0 for k in kinds]
+        kind = self.rng.choices(kinds, weights=weights)[0]
         story = Story(start_ms, self.config.time_scale)
         kind.build(self, story)
         self.stories += 1
@@ -910,6 +917,26 @@ def watchlist_entries(config: SimulationConfig) -> list[SimulatedEvent]:
         "added_at": config.start_ms, "expires_at": None}, None) for kind, value, reason in subjects]
 
 
+def declarant_surge(traffic: Traffic, story: Story) -> None:
+    """DECLARANT_SURGE: a declarant never seen before files 22-30 declarations within hours.
+
+    Paper only, like the churn story. Drawn only after the rule's first day of
+    observation (its warm-up), so only in runs longer than a day.
+    """
+    rng = traffic.rng
+    declarant = traffic.ids.company()
+    story.plant("DECLARANT_SURGE", "DECLARANT", declarant)
+    span = traffic.uniform(SURGE_SPAN_H) * HOUR
+    for _ in range(rng.randint(*SURGE_DECLARATIONS)):
+        goods = rng.choice(GOODS)
+        net_kg = traffic.uniform(AIRPORT.gross_kg_per_vehicle)
+        declaration = traffic.declaration(AIRPORT, traffic.transport_doc(AIRPORT, rng.choice(AIRPORT.carriers)),
+                                          rng.choice(traffic.importers), declarant, "STANDARD",
+                                          traffic.items(goods, net_kg), (), net_kg * traffic.uniform(PACKAGING_FACTOR),
+                                          1)
+        story.add(rng.uniform(0, span), "declaration", declaration)
+
+
 # --- the registry ----------------------------------------------------------------------
 
 
@@ -921,6 +948,8 @@ class StoryKind:
     weight: float
     planted: bool
     build: Callable[[Traffic, Story], None]
+    # Drawn only this long (story time) after the run starts: a surge needs history to stand out.
+    not_before_ms: float = 0.0
 
 
 STORY_KINDS = (
@@ -941,6 +970,7 @@ STORY_KINDS = (
     StoryKind("transit_wrong_office", 0.5, True, transit_wrong_office),
     StoryKind("amendment_churn", 1.0, True, amendment_churn),
     StoryKind("watchlist_hit", 1.0, True, watchlist_hit),
+    StoryKind("declarant_surge", 1.0, True, declarant_surge, not_before_ms=SURGE_NOT_BEFORE_H * HOUR),
 )
 
 

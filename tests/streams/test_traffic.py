@@ -210,6 +210,20 @@ def test_every_planted_pattern_is_caught_and_clean_traffic_raises_nothing(seed: 
     assert raised - stories == set(), "alerts of another rule than the one planted"
 
 
+def test_a_run_longer_than_a_day_plants_surges_and_clean_declarants_never_surge() -> None:
+    config = SimulationConfig(seed=21, start_ms=START, duration_s=27 * 3600, rate=0.2, pattern_rate=0.3)
+    generated = list(generate(config))
+    stories = planted(tuple(generated))
+    surges = {s for s in stories if s[0] == "DECLARANT_SURGE"}
+    assert surges
+    entries = [(e.kind, e.record) for e in watchlist_entries(config)]
+    alerts = expected_alerts(entries + [(e.kind, e.record) for e in generated], load_rule_book(),
+                             flush_after_ms=10 * 60_000)
+    raised = {(a.rule_id, a.subject_type, a.subject_id) for a in alerts.values()}
+    assert surges <= raised
+    assert {r for r in raised if r[0] == "DECLARANT_SURGE"} == surges
+
+
 def test_the_watchlist_goes_out_only_when_patterns_are_planted_and_names_what_stories_use() -> None:
     config = SimulationConfig(seed=3, start_ms=START, duration_s=3600, rate=5.0, pattern_rate=0.5)
     entries = watchlist_entries(config)

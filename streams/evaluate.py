@@ -35,13 +35,12 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.rules.config import load_rule_book
-from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE
 from agents.rules.exit_without_clearance import skew_ms
-from agents.rules.transit import OVERDUE
 from streams.bench import AlertClock
 from streams.broker import EmbeddedBroker, free_port
 from streams.errors import UserError
 from streams.evaluation import (
+    WAITING_RULES,
     LabelQuality,
     LabelReport,
     LatencySample,
@@ -60,8 +59,6 @@ from streams.supervisor import cargoguard_command, stop_process, wait_until_read
 from streams.tabular import CsvMapping, events_from_csv, load_mapping
 from streams.topics import create_topics
 
-# Rules whose decisions wait for stream time, by design: their delays are reported apart.
-WAITING_RULES = (EXIT_RULE, OVERDUE)
 # The worker under evaluation lets an input partition go idle this soon, so the
 # decisions of the file's tail come a few seconds after the replay, not minutes.
 IDLE_AFTER_S = 1.0

@@ -18,7 +18,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE
+from agents.rules.transit import OVERDUE
+
 Finding = tuple[str, str, str]  # (rule_id, subject_type, subject_id)
+# Rules whose decisions wait for stream time by design (a feed skew, a transit
+# deadline): their delays are not processing latency and are reported apart.
+WAITING_RULES = (EXIT_RULE, OVERDUE)
 
 
 @dataclass(frozen=True, slots=True)

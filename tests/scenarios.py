@@ -63,7 +63,12 @@ def clean_shipment(scenario: Scenario, rng: random.Random, start: int, tag: str)
 
 
 def build(seed: int = 1, clean_shipments: int = 40, clean_parcels: int = 60) -> Scenario:
-    """Clean traffic plus one of each pattern of the first four rules and UNDERVALUATION."""
+    """Clean traffic plus one of each pattern of the first four rules and UNDERVALUATION.
+
+    Each planted shipment has its own declarant: a score counts the alerts on the
+    declarant known when it is raised, which depends on arrival order across
+    subjects, and the tests compare explanations (scores included) exactly.
+    """
     rng = random.Random(seed)
     scenario = Scenario()
     for i in range(clean_shipments):
@@ -84,12 +89,13 @@ def build(seed: int = 1, clean_shipments: int = 40, clean_parcels: int = 60) -> 
     scenario.add("manifest", manifest(doc, event_id=f"e-mm{seed}-m", gross_weight_kg=1_000.0,
                                       event_time=T0 + HOUR))
     scenario.add("declaration", declaration(event_id=f"e-mm{seed}-d", transport_doc_no=doc,
-                                            gross_weight_kg=1_450.0, event_time=T0 + 2 * HOUR))
+                                            declarant_id=f"DCL-MM-{seed}", gross_weight_kg=1_450.0,
+                                            event_time=T0 + 2 * HOUR))
     scenario.planted.add(("MANIFEST_MISMATCH", "SHIPMENT", doc))
 
     doc = f"BL-NOCLEAR-{seed}"
     scenario.add("declaration", declaration(event_id=f"e-nc{seed}-d", transport_doc_no=doc,
-                                            event_time=T0 + 3 * HOUR))
+                                            declarant_id=f"DCL-NC-{seed}", event_time=T0 + 3 * HOUR))
     scenario.add("gate_event", gate_event("OUT", event_id=f"e-nc{seed}-out", transport_doc_no=doc,
                                           event_time=T0 + 4 * HOUR))
     scenario.planted.add(("EXIT_WITHOUT_CLEARANCE", "SHIPMENT", doc))
@@ -100,14 +106,16 @@ def build(seed: int = 1, clean_shipments: int = 40, clean_parcels: int = 60) -> 
     scenario.planted.add(("EXIT_WITHOUT_CLEARANCE", "CONTAINER", ghost))
 
     doc = f"BL-SEAL-{seed}"
-    sealed = declaration(event_id=f"e-se{seed}-d", transport_doc_no=doc, event_time=T0 + HOUR)
+    sealed = declaration(event_id=f"e-se{seed}-d", transport_doc_no=doc, declarant_id=f"DCL-SE-{seed}",
+                         event_time=T0 + HOUR)
     scenario.add("declaration", sealed)
     scenario.add("gate_event", gate_event("IN", event_id=f"e-se{seed}-in", transport_doc_no=doc,
                                           seal_intact=False, event_time=T0 + 2 * HOUR))
     scenario.planted.add(("SEAL_BROKEN", "SHIPMENT", doc))
 
     doc = f"BL-CHEAP-{seed}"
-    cheap = declaration(event_id=f"e-uv{seed}-d", transport_doc_no=doc, event_time=T0 + 2 * HOUR,
+    cheap = declaration(event_id=f"e-uv{seed}-d", transport_doc_no=doc, declarant_id=f"DCL-UV-{seed}",
+                        event_time=T0 + 2 * HOUR,
                         total_value_usd=900.0)
     cheap["items"] = [dict(cheap["items"][0], value_usd=900.0)]  # 1 USD/kg of power adapters
     scenario.add("declaration", cheap)

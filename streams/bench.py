@@ -17,35 +17,32 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from agents.rules.config import load_rule_book
 from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE
 from agents.rules.exit_without_clearance import skew_ms
+from streams.alert_clock import AlertClock
 from streams.broker import EmbeddedBroker, free_port
-from streams.codec import Codec
 from streams.errors import UserError
 from streams.evaluation import WAITING_RULES, percentile
+from streams.metrics import scrape_totals
 from streams.publish import EventPublisher
 from streams.settings import Settings
 from streams.simulate import FILE_START_MS
 from streams.stream_time import wall_ms
-from streams.topics import TopicNames, create_topics
+from streams.topics import create_topics
 from streams.traffic import SimulationConfig, generate
 
 # The throughput workload starts at 08:00 so the daily rhythm is near its peak.
@@ -59,6 +56,7 @@ LATENCY_SECONDS = 30.0
 # Live stories compressed 3600-fold: an hour of port time per second.
 LATENCY_TIME_SCALE = 3600.0
 LATENCY_DRAIN_S = 75.0
+COUNTERS = ("cargoguard_events_total", "cargoguard_subject_events_total", "cargoguard_alerts_total")
 
 
 @dataclass
@@ -81,14 +79,8 @@ class BenchResult:
 
 def read_counters(url: str) -> tuple[float, float, float]:
     """(input events routed, subject events applied, alerts raised) from ``/metrics``."""
-    with urllib.request.urlopen(url, timeout=2) as response:
-        text = response.read().decode()
-
-    def total(name: str) -> float:
-        return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
-
-    return (total("cargoguard_events_total"), total("cargoguard_subject_events_total"),
-            total("cargoguard_alerts_total"))
+    totals = scrape_totals(url, COUNTERS)
+    return (totals[COUNTERS[0]], totals[COUNTERS[1]], totals[COUNTERS[2]])
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -99,56 +91,22 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-class AlertClock:
-    """Reads the alerts topic in a thread, noting when each alert id was first seen, and its newest version."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.codec = Codec()
-        self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
-        self.newest: dict[str, dict[str, Any]] = {}
-        self.last_read = time.monotonic()
-        self.stop = threading.Event()
-        topic = TopicNames(settings).public("alerts")
-        self.consumer = Consumer({**settings.kafka_client_config(), "group.id": "bench",
-                                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
-        partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        self.consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            message = self.consumer.poll(0.05)
-            if message is None or message.error() is not None:
-                continue
-            alert = self.codec.decode("alert", message.value())
-            self.last_read = time.monotonic()
-            self.seen.setdefault(alert["alert_id"], (self.last_read, alert))
-            known = self.newest.get(alert["alert_id"])
-            if known is None or known["version"] <= alert["version"]:
-                self.newest[alert["alert_id"]] = alert
-        self.consumer.close()
-
-
 def measure_latency(settings: Settings, console: Console, seed: int) -> dict[str, Any]:
     """Publish live traffic at a steady rate and time each new alert."""
-    clock = AlertClock(settings)
-    clock.thread.start()
     published: dict[str, float] = {}
     config = SimulationConfig(seed=seed + 1, start_ms=wall_ms(), duration_s=LATENCY_SECONDS,
                               rate=LATENCY_RATE, time_scale=LATENCY_TIME_SCALE)
-    with EventPublisher(settings) as publisher:
-        for event in generate(config):
-            delay = (event.record["event_time"] - wall_ms()) / 1000
-            if delay > 0:
-                publisher.producer.poll(0)
-                time.sleep(delay)
-            publisher.publish(event.kind, event.record)
-            published[event.record["event_id"]] = time.monotonic()
-    console.print(f"latency phase: {len(published)} live events published; waiting for alerts")
-    time.sleep(LATENCY_DRAIN_S)
-    clock.stop.set()
-    clock.thread.join()
+    with AlertClock(settings, group_id="bench") as clock:
+        with EventPublisher(settings) as publisher:
+            for event in generate(config):
+                delay = (event.record["event_time"] - wall_ms()) / 1000
+                if delay > 0:
+                    publisher.producer.poll(0)
+                    time.sleep(delay)
+                publisher.publish(event.kind, event.record)
+                published[event.record["event_id"]] = time.monotonic()
+        console.print(f"latency phase: {len(published)} live events published; waiting for alerts")
+        time.sleep(LATENCY_DRAIN_S)
     skew_s = skew_ms(load_rule_book(settings.rules_file)) / 1000
     latencies: list[float] = []
     exit_delays: list[float] = []

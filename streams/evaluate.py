@@ -2,41 +2,48 @@
 
 A fresh embedded broker, fresh topics and one worker, as in the benchmark.
 The file is replayed at full speed with a progress bar; each event's publish
-time is noted. After the replay the worker is given time for the decisions
-that wait for stream time: once every input partition is idle, stream time
-follows the wall clock, so waiting the idle delay plus the longest wait of
-the rules (the exit rule's feed skew) decides every exit of the file's tail.
-Then alerts are read until none has come for a quiet period.
+time is noted. Then a second bar follows the worker, by its own counters,
+until it has read every event and made the decisions that wait for stream
+time: the run ends once it has applied nothing and sent no alert for a
+quiet period and no subject waits for stream time (once the input
+partitions are idle, stream time follows the wall clock, so a pending exit
+decision is made a feed skew later). A subject that waits beyond the file
+(a transit deadline hours ahead) cannot hold the run longer than the idle
+delay plus the longest wait of the rules. The broker, the worker and the
+alert reader are stopped on every way out, Ctrl-C too.
 
 Latency is the time from publishing an alert's newest trigger event to
-reading the alert back, for a file published at full speed: it includes the
-backlog the worker works through, so it is an upper bound of live latency.
-Exit and transit decisions wait for stream time by design and are reported
-apart. The scoring itself is ``streams.evaluation``.
+reading the first version of the alert back (both on this machine's
+monotonic clock, so no clock skew enters). For a file published at full
+speed it includes the backlog the worker works through, so it is an upper
+bound of live latency; ``cargoguard bench`` measures live traffic. Exit
+and transit-deadline decisions wait for stream time by design and are
+reported apart. The scoring itself is ``streams.evaluation``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from agents.rules.config import load_rule_book
 from agents.rules.exit_without_clearance import skew_ms
-from streams.bench import AlertClock
+from streams.alert_clock import AlertClock
 from streams.broker import EmbeddedBroker, free_port
 from streams.errors import UserError
 from streams.evaluation import (
@@ -52,6 +59,7 @@ from streams.evaluation import (
     score,
     score_against_labels,
 )
+from streams.metrics import scrape_totals
 from streams.publish import EventPublisher
 from streams.replay import JsonEvent, read_events, replay
 from streams.settings import Settings
@@ -62,14 +70,22 @@ from streams.topics import create_topics
 # The worker under evaluation lets an input partition go idle this soon, so the
 # decisions of the file's tail come a few seconds after the replay, not minutes.
 IDLE_AFTER_S = 1.0
-# After those decisions: no new alert for this long and the run is over.
-QUIET_S = 3.0
+# No alert and nothing applied for a checkpoint interval plus a progress report
+# (so the count of waiting subjects is fresh) plus this, and the worker is done.
+QUIET_MARGIN_S = 1.0
 # How long the worker may take to read the file's watchlist before the replay starts.
 CONTROL_WAIT_S = 30.0
 # The label column of a CSV mapping that marks a declaration as a true case, and its negative values.
 POSITIVE_LABEL = "fraud"
 NEGATIVE_VALUES = ("", "0")
 POLL_S = 0.2
+REPORT_WIDTH = 160
+# The worker's counters that tell how far it is: input events read (routed or
+# dead-lettered), routed events applied, subjects waiting for stream time.
+WORKER_COUNTERS = ("cargoguard_events_total", "cargoguard_dead_letters_total", "cargoguard_subject_events_total",
+                   "cargoguard_pending_timers")
+# A worker that dies is explained by the end of its log.
+LOG_TAIL_LINES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,8 @@ class Evaluation:
     latency: LatencySample
     quality: Quality | None = None
     labels: LabelReport | None = None
+    # False when --timeout cut the wait short: alerts may be missing.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,35 +147,41 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
         "idle_partition_after_s": IDLE_AFTER_S,
     })
     published: dict[str, float] = {}
+    input_events = 0
 
     def note(event: JsonEvent) -> None:
+        nonlocal input_events
         if "event_id" in event.record:  # watchlist entries and rule changes have none
             published[event.record["event_id"]] = time.monotonic()
+            input_events += 1
 
-    try:
-        with (workdir / "broker.log").open("wb") as broker_log, \
-                EmbeddedBroker(address, settings.tansu_bin, log=broker_log):
-            create_topics(run_settings)
-            worker = subprocess.Popen(cargoguard_command("worker"), env={**os.environ, **run_settings.as_env()},
-                                      stdout=(workdir / "worker.log").open("wb"), stderr=subprocess.STDOUT)
-            try:
-                wait_until_ready(f"http://{run_settings.web_host}:{run_settings.web_port}/ready", worker)
-                clock = AlertClock(run_settings)
-                clock.thread.start()
+    with ExitStack() as stack:
+        # Unwound in reverse, also on Ctrl-C: alert reader, worker, broker, then their files.
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        broker_log = stack.enter_context((workdir / "broker.log").open("wb"))
+        stack.enter_context(EmbeddedBroker(address, settings.tansu_bin, log=broker_log))
+        create_topics(run_settings)
+        worker_log_path = workdir / "worker.log"
+        worker_log = stack.enter_context(worker_log_path.open("wb"))
+        worker = subprocess.Popen(cargoguard_command("worker"), env={**os.environ, **run_settings.as_env()},
+                                  stdout=worker_log, stderr=subprocess.STDOUT)
+        stack.callback(stop_process, worker)
+        try:
+            wait_until_ready(f"http://{run_settings.web_host}:{run_settings.web_port}/ready", worker)
+            # Fresh topics: reading from the start, no alert can come before the reader.
+            with AlertClock(run_settings, group_id="evaluate", from_beginning=True) as clock:
                 publish_file(run_settings, path, console, note, mapping)
-                wait_for_decisions(run_settings, clock, worker, timeout_s, console)
-                clock.stop.set()
-                clock.thread.join()
-            finally:
-                stop_process(worker)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+                complete = wait_for_decisions(run_settings, clock, worker, input_events, timeout_s, console)
+        except UserError as exc:
+            if worker.poll() is None:
+                raise
+            raise UserError(f"{exc}; the worker's last words:\n{log_tail(worker_log_path)}") from exc
     alerts = list(clock.newest.values())
     latency = latencies(clock.seen, published, WAITING_RULES)
     if truth.planted:
-        return Evaluation(truth.events, len(alerts), latency,
+        return Evaluation(truth.events, len(alerts), latency, complete=complete,
                           quality=score(truth.planted, alerted_findings(alerts)))
-    return Evaluation(truth.events, len(alerts), latency,
+    return Evaluation(truth.events, len(alerts), latency, complete=complete,
                       labels=score_against_labels(truth.positive_declarations, truth.declarations, alerts))
 
 
@@ -183,45 +207,97 @@ def publish_file(settings: Settings, path: Path, console: Console, note: Callabl
 def wait_for_gauge(url: str, name: str, at_least: float, timeout_s: float = CONTROL_WAIT_S) -> None:
     """Poll a worker's metric until it reaches ``at_least``."""
     deadline = time.monotonic() + timeout_s
-    pattern = re.compile(rf"^{name} (\S+)$", re.M)
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            found = pattern.search(response.read().decode())
-        if found and float(found.group(1)) >= at_least:
-            return
+        try:
+            if scrape_totals(url, [name])[name] >= at_least:
+                return
+        except OSError:  # a busy or dying worker: the deadline decides
+            pass
         time.sleep(POLL_S)
     raise UserError(f"the worker did not report {name} >= {at_least:g} within {timeout_s:.0f} s")
 
 
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log file, for an error message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"({path}: {exc.strerror})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess.Popen[bytes],
-                       timeout_s: float, console: Console) -> None:
-    """Wait out the stream-time decisions of the file's tail, then until alerts stop coming."""
+                       published: int, timeout_s: float, console: Console) -> bool:
+    """Follow the worker through the file and its decisions that wait for stream time; False on timeout.
+
+    The worker has read the file once it has routed or dead-lettered
+    ``published`` input events (its own counters). It is done when it has
+    applied nothing new and sent no alert for a quiet period and no subject
+    waits for stream time any more. A subject may wait beyond the file (a
+    transit deadline hours ahead): then the wait ends at the latest when
+    every decision the file's tail can bring is made. From the moment the
+    worker has read everything its partitions go idle and stream time
+    follows the wall clock, so that is after the idle delay, a progress
+    report and the longest wait of the rules (the exit rule's feed skew).
+    """
+    metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+    tail_wait_s = (settings.idle_partition_after_s + settings.progress_interval_s
+                   + skew_ms(load_rule_book(settings.rules_file)) / 1000)
+    quiet_s = settings.checkpoint_interval_s + settings.progress_interval_s + QUIET_MARGIN_S
     started = time.monotonic()
-    longest_wait_s = skew_ms(load_rule_book(settings.rules_file)) / 1000
-    decided_at = started + settings.idle_partition_after_s + settings.progress_interval_s + longest_wait_s
-    console.print(f"replayed; waiting {decided_at - started:.0f} s for the decisions that wait for stream time")
-    while True:
-        if worker.poll() is not None:
-            raise UserError(f"the worker exited with {worker.returncode}")
-        now = time.monotonic()
-        if now - started > timeout_s:
-            console.print(f"[yellow]stopped waiting after {timeout_s:.0f} s[/]")
-            return
-        if now >= decided_at and now - clock.last_read >= QUIET_S:
-            return
-        time.sleep(POLL_S)
+    read_all_at: float | None = None
+    applied, applied_at = -1.0, started
+    columns = (TextColumn("[bold]{task.description}[/]"), BarColumn(), TextColumn("{task.fields[detail]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        reading = progress.add_task("worker", total=published, detail="")
+        deciding = progress.add_task("stream time", total=tail_wait_s, detail="", visible=False)
+        while True:
+            time.sleep(POLL_S)
+            if worker.poll() is not None:
+                raise UserError(f"the worker exited with {worker.returncode}")
+            now = time.monotonic()
+            if now - started > timeout_s:
+                console.print(f"[yellow]stopped waiting after {timeout_s:.0f} s: alerts may be missing[/]")
+                return False
+            try:
+                totals = scrape_totals(metrics_url, WORKER_COUNTERS)
+            except OSError:  # busy for a moment; a dead worker is caught above
+                continue
+            if totals["cargoguard_subject_events_total"] != applied:
+                applied, applied_at = totals["cargoguard_subject_events_total"], now
+            alerts = f"{len(clock.seen):,} alerts"
+            if read_all_at is None:
+                handled = totals["cargoguard_events_total"] + totals["cargoguard_dead_letters_total"]
+                progress.update(reading, completed=min(handled, published),
+                                detail=f"{handled:,.0f}/{published:,} events read, {alerts}")
+                if handled >= published:
+                    read_all_at = now
+                    progress.update(deciding, visible=True)
+                continue
+            waiting = totals["cargoguard_pending_timers"]
+            waited_s = now - read_all_at
+            progress.update(deciding, completed=min(waited_s, tail_wait_s),
+                            detail=f"{waiting:,.0f} subjects wait for stream time, {alerts}")
+            quiet = now - max(applied_at, clock.last_read) >= quiet_s
+            if quiet and (waiting == 0 or waited_s >= tail_wait_s):
+                progress.update(deciding, completed=tail_wait_s)
+                return True
 
 
 def as_dict(evaluation: Evaluation) -> dict[str, Any]:
     """The evaluation as plain data (``--json``)."""
     prompt, waiting = evaluation.latency.prompt_ms, evaluation.latency.waiting_ms
     result: dict[str, Any] = {
+        "complete": evaluation.complete,
         "events": evaluation.events,
         "alerts": evaluation.alerts,
         "latency_ms": {"alerts": len(prompt), "p50": percentile(prompt, 0.5), "p95": percentile(prompt, 0.95),
                        "p99": percentile(prompt, 0.99), "max": max(prompt, default=None)},
         "stream_time_decisions_ms": {"alerts": len(waiting), "p50": percentile(waiting, 0.5),
                                      "max": max(waiting, default=None)},
+        "latency_ms_by_rule": {rule: {"alerts": len(values), "p50": percentile(values, 0.5), "max": max(values)}
+                               for rule, values in sorted(evaluation.latency.by_rule_ms.items())},
     }
     if evaluation.quality is not None:
         def row(r: RuleQuality) -> dict[str, Any]:
@@ -256,35 +332,42 @@ def print_evaluation(evaluation: Evaluation, console: Console) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f} ms"
 
+    def rule_p50(rule_id: str) -> str:
+        # The overall row has no latency of its own: the lines under the table give it.
+        return ms(percentile(evaluation.latency.by_rule_ms.get(rule_id, []), 0.5)) if rule_id != "ALL" else ""
+
     title = f"cargoguard evaluate: {evaluation.events:,} events, {evaluation.alerts:,} alerts"
     if evaluation.quality is not None:
         table = Table(title=title)
         table.add_column("rule", no_wrap=True)
-        for column in ("planted", "caught", "missed", "false alerts", "precision", "recall"):
+        for column in ("planted", "caught", "missed", "false alerts", "precision", "recall", "latency p50"):
             table.add_column(column, justify="right")
         for r in (*evaluation.quality.rules, evaluation.quality.overall):
-            table.add_row(r.rule_id, str(r.planted), str(r.caught), str(r.missed), str(r.false),
-                          ratio(r.precision), ratio(r.recall), style="bold" if r.rule_id == "ALL" else None)
+            table.add_row(r.rule_id, f"{r.planted:,}", f"{r.caught:,}", f"{r.missed:,}", f"{r.false:,}",
+                          ratio(r.precision), ratio(r.recall), rule_p50(r.rule_id),
+                          style="bold" if r.rule_id == "ALL" else None)
         console.print(table)
     if evaluation.labels is not None:
         labels = evaluation.labels
-        table = Table(title=title, caption=(
-            f"{labels.positives:,} of {labels.declarations:,} declarations labelled {POSITIVE_LABEL} "
-            f"(base rate {ratio(labels.base_rate)}); recall of the labelled: {ratio(labels.recall)}"))
+        table = Table(title=title)
         table.add_column("rule", no_wrap=True)
-        for column in ("alerts", "declarations", f"labelled {POSITIVE_LABEL}", "precision"):
+        for column in ("alerts", "declarations", f"labelled {POSITIVE_LABEL}", "precision", "latency p50"):
             table.add_column(column, justify="right")
         for label_row in (*labels.rules, labels.overall):
-            table.add_row(label_row.rule_id, str(label_row.alerts), str(label_row.declarations),
-                          str(label_row.positive), ratio(label_row.precision),
+            table.add_row(label_row.rule_id, f"{label_row.alerts:,}", f"{label_row.declarations:,}",
+                          f"{label_row.positive:,}", ratio(label_row.precision), rule_p50(label_row.rule_id),
                           style="bold" if label_row.rule_id == "ALL" else None)
         console.print(table)
+        console.print(f"{labels.positives:,} of {labels.declarations:,} declarations labelled {POSITIVE_LABEL} "
+                      f"(base rate {ratio(labels.base_rate)}); recall of the labelled: {ratio(labels.recall)}")
     prompt, waiting = evaluation.latency.prompt_ms, evaluation.latency.waiting_ms
-    console.print(f"event-to-alert latency ({len(prompt)} alerts): p50 {ms(percentile(prompt, 0.5))}, "
+    console.print(f"event-to-alert latency ({len(prompt):,} alerts): p50 {ms(percentile(prompt, 0.5))}, "
                   f"p95 {ms(percentile(prompt, 0.95))}, p99 {ms(percentile(prompt, 0.99))}, "
                   f"max {ms(max(prompt, default=None))}")
-    console.print(f"decisions on stream time ({', '.join(WAITING_RULES)}; {len(waiting)} alerts): "
-                  f"p50 {ms(percentile(waiting, 0.5))}")
+    console.print(f"decisions on stream time ({', '.join(WAITING_RULES)}; {len(waiting):,} alerts): "
+                  f"p50 {ms(percentile(waiting, 0.5))}, max {ms(max(waiting, default=None))} (waits by design)")
+    if not evaluation.complete:
+        console.print("[yellow]incomplete: --timeout ended the wait for the worker; alerts may be missing[/]")
 
 
 def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
@@ -314,12 +397,13 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
     bars.set_yticks(list(positions), names, fontsize=8)
     bars.set_xlabel("findings" if evaluation.quality is not None else "declarations alerted")
     bars.set_title("Alerts per rule")
-    bars.legend(loc="lower right")
+    # Under the axis, so the legend never hides the longest bar.
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(stacks), frameon=False)
     prompt = evaluation.latency.prompt_ms
     histogram.hist([v / 1000 for v in prompt], bins=40, color="#1565c0")
     histogram.set_xlabel("event-to-alert latency (s)")
     histogram.set_ylabel("alerts")
-    histogram.set_title(f"Latency ({len(prompt)} alerts, file replayed at full speed)")
+    histogram.set_title(f"Latency ({len(prompt):,} alerts, file replayed at full speed)")
     figure.tight_layout()
     try:
         figure.savefig(out, format="png")
@@ -332,11 +416,15 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
 def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float,
                      mapping: str | None = None) -> None:
     """The command: run, then print (table or JSON) and plot."""
+    if plot is not None and not plot.parent.is_dir():
+        raise UserError(f"{plot}: no folder {plot.parent} to write the plot in")
     console = Console(stderr=True)
     evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None)
     if as_json:
         print(json.dumps(as_dict(evaluation)))
     else:
-        print_evaluation(evaluation, Console())
+        # Piped into a file, rich would fold the table into 80 columns.
+        out = Console() if sys.stdout.isatty() else Console(width=REPORT_WIDTH)
+        print_evaluation(evaluation, out)
     if plot is not None:
         plot_evaluation(evaluation, plot)

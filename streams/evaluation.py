@@ -85,10 +85,11 @@ def alerted_findings(alerts: Iterable[Mapping[str, Any]]) -> set[Finding]:
 
 @dataclass(slots=True)
 class LatencySample:
-    """Event-to-alert delays in ms, apart for the rules that wait for stream time by design."""
+    """Event-to-alert delays in ms: prompt rules, rules that wait for stream time by design, and per rule."""
 
     prompt_ms: list[float] = field(default_factory=list)
     waiting_ms: list[float] = field(default_factory=list)
+    by_rule_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def latencies(first_seen: Mapping[str, tuple[float, Mapping[str, Any]]], published: Mapping[str, float],
@@ -106,6 +107,7 @@ def latencies(first_seen: Mapping[str, tuple[float, Mapping[str, Any]]], publish
             continue
         delay_ms = (seen_at - max(times)) * 1000
         (sample.waiting_ms if alert["rule_id"] in waiting_rules else sample.prompt_ms).append(delay_ms)
+        sample.by_rule_ms.setdefault(alert["rule_id"], []).append(delay_ms)
     return sample
 
 

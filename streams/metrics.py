@@ -6,9 +6,14 @@ severity, subject kind), never declaration or importer ids.
 
 from __future__ import annotations
 
+import re
+import urllib.request
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+SCRAPE_TIMEOUT_S = 2.0
 
 
 class Metrics:
@@ -61,3 +66,14 @@ class Metrics:
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return generate_latest(self.registry)
+
+
+def scrape_totals(url: str, names: Sequence[str], timeout_s: float = SCRAPE_TIMEOUT_S) -> dict[str, float]:
+    """Each named metric's samples summed over their label sets, read from a worker's ``/metrics``.
+
+    A metric the worker has not used yet counts 0. Raises ``OSError`` when the worker does not answer.
+    """
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        text = response.read().decode()
+    return {name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+            for name in names}

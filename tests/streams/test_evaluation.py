@@ -35,6 +35,7 @@ def test_latency_runs_from_the_newest_published_trigger_and_waiting_rules_apart(
     }
     sample = latencies(first_seen, published, [EXIT])
     assert sample.prompt_ms == [500.0] and sample.waiting_ms == [60_000.0]
+    assert sample.by_rule_ms == {SPLIT: [500.0], EXIT: [60_000.0]}
 
 
 def test_percentile_is_nearest_rank():

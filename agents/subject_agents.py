@@ -17,13 +17,14 @@ import faust
 from agents.subjects import container, declarant, hs_code, importer, scoring, shipment
 from agents.subjects.routes import CONTAINERS, DECLARANTS, HS_CODES, IMPORTERS, SCORING, SHIPMENTS
 from streams.runtime import Runtime
-from streams.subject_agent import SubjectAgent, SubjectKind
+from streams.subject_agent import Segmented, SubjectAgent, SubjectKind
 
 KINDS: tuple[SubjectKind[Any], ...] = (
     SubjectKind(SHIPMENTS, shipment.ShipmentState.from_doc, shipment.process, shipment.is_empty),
     SubjectKind(CONTAINERS, container.ContainerState.from_doc, container.process, container.is_empty),
     SubjectKind(IMPORTERS, importer.ImporterState.from_doc, importer.process, importer.is_empty),
-    SubjectKind(DECLARANTS, declarant.DeclarantState.from_doc, declarant.process, declarant.is_empty),
+    SubjectKind(DECLARANTS, None, declarant.process, declarant.is_empty,
+                segmented=Segmented(declarant.head, declarant.load, declarant.take_dirty_segments)),
     SubjectKind(HS_CODES, hs_code.HsCodeState.from_doc, hs_code.process, hs_code.is_empty),
     SubjectKind(SCORING, scoring.ScoringState.from_doc, scoring.process, scoring.is_empty, final=True),
 )

@@ -140,11 +140,11 @@ class StagedTable:
     """A Faust table (raw bytes keys and values) with staged, checkpointed writes.
 
     ``encode`` turns a staged value into the bytes the table holds (None
-    deletes the key); ``decode`` turns stored bytes back into a value.
+    deletes the key); ``decode`` turns a key's stored bytes back into a value.
     """
 
     def __init__(self, writer: ChangelogWriter, table: TableT,
-                 encode: Callable[[Any], bytes | None], decode: Callable[[bytes], Any],
+                 encode: Callable[[Any], bytes | None], decode: Callable[[bytes, bytes], Any],
                  cache_entries: int) -> None:
         self.writer = writer
         self.table = table
@@ -163,7 +163,7 @@ class StagedTable:
         entry = staged.entries.get(key)
         if entry is None:
             stored = self.table.data.get(key)
-            value = None if stored is None else self.decode(stored)
+            value = None if stored is None else self.decode(key, stored)
             entry = staged.entries[key] = Staged(value=value, stored=stored)
         else:
             staged.entries.move_to_end(key)

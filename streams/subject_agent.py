@@ -53,15 +53,35 @@ S = TypeVar("S", bound=SubjectState)
 
 
 @dataclass(frozen=True, slots=True)
+class Segmented(Generic[S]):
+    """How a kind whose state is too large to rewrite whole stores it: a head plus segments.
+
+    Each segment is stored under its own key (the subject's key, ``SEGMENT_SEPARATOR``,
+    the segment id) and rewritten only when it changed; segments are written before
+    their head, so a head is never newer than its segments.
+    """
+
+    head: Callable[[S], dict[str, Any]]
+    load: Callable[[dict[str, Any], Callable[[str], Any]], S]
+    take_dirty: Callable[[S], dict[str, Any | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class SubjectKind(Generic[S]):
     """A subject kind's pure parts, as the plumbing calls them."""
 
     name: str
-    load: Callable[[dict[str, Any]], S]
+    load: Callable[[dict[str, Any]], S] | None
     process: Callable[[S | None, str, Sequence[RoutedEvent], Context], tuple[S, Outcome]]
     is_empty: Callable[[S], bool]
     # Findings of the final kind (scoring) are alerts; every other kind's go to scoring.
     final: bool = False
+    # Set for a kind stored in segments (then ``load`` is unused).
+    segmented: Segmented[S] | None = None
+
+
+# Between a subject's key and a segment id in a segment's table key; never in a subject key.
+SEGMENT_SEPARATOR = b"\x1f"
 
 
 @dataclass(slots=True)
@@ -118,6 +138,20 @@ def _encode_due(due: int | None) -> bytes | None:
     return None if due is None else str(due).encode()
 
 
+def _decode_due(_key: bytes, raw: bytes) -> int:
+    return int(raw)
+
+
+def _encode_segment(segment: Any) -> bytes | None:
+    return None if segment is None else orjson.dumps(segment)
+
+
+def _segment_not_read(_key: bytes, _raw: bytes) -> None:
+    # Segments are read with their head (``_decode_state``) and live inside the
+    # state; the segment table only writes them and remembers what it stored.
+    return None
+
+
 class SubjectAgent(Generic[S]):
     """Runs one subject kind on a worker."""
 
@@ -134,8 +168,10 @@ class SubjectAgent(Generic[S]):
                                 value_type=bytes, help=f"Stream-time due per waiting {kind.name} subject.")
         self.states = StagedTable(runtime.changelog_writer, table, self._encode_state, self._decode_state,
                                   settings.state_cache_entries)
-        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_due, int,
+        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_due, _decode_due,
                                         settings.state_cache_entries)
+        self.segments = StagedTable(runtime.changelog_writer, table, _encode_segment, _segment_not_read,
+                                    settings.state_cache_entries)
         self.boards: dict[int, ProgressBoard] = {}
         self.stages: dict[int, PartitionStage] = {}
         self.generation = 0
@@ -146,10 +182,20 @@ class SubjectAgent(Generic[S]):
     def _encode_state(self, state: S | None) -> bytes | None:
         if state is None or self.kind.is_empty(state):
             return None
-        return orjson.dumps(state)
+        segmented = self.kind.segmented
+        return orjson.dumps(state if segmented is None else segmented.head(state))
 
-    def _decode_state(self, raw: bytes) -> S:
-        return self.kind.load(orjson.loads(raw))
+    def _decode_state(self, key: bytes, raw: bytes) -> S:
+        segmented = self.kind.segmented
+        if segmented is None:
+            assert self.kind.load is not None
+            return self.kind.load(orjson.loads(raw))
+
+        def read_segment(segment_id: str) -> Any:
+            stored = self.segments.table.data.get(key + SEGMENT_SEPARATOR + segment_id.encode())
+            return None if stored is None else orjson.loads(stored)
+
+        return segmented.load(orjson.loads(raw), read_segment)
 
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a
@@ -161,6 +207,7 @@ class SubjectAgent(Generic[S]):
         self.stages.clear()
         self.boards.clear()
         self.states.drop()
+        self.segments.drop()
         self.timer_states.drop()
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
@@ -226,6 +273,11 @@ class SubjectAgent(Generic[S]):
             if outcome.late_events:
                 runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
             self.states.changed(partition, raw_key, state)
+            if self.kind.segmented is not None:
+                for segment_id, segment in self.kind.segmented.take_dirty(state).items():
+                    segment_key = raw_key + SEGMENT_SEPARATOR + segment_id.encode()
+                    self.segments.entry(partition, segment_key)
+                    self.segments.changed(partition, segment_key, segment)
             to_send = new_versions(outcome.findings, state.raised)
             if self.kind.final:
                 if to_send:
@@ -254,6 +306,8 @@ class SubjectAgent(Generic[S]):
         started = time.perf_counter()
         # Alerts and forwarded findings first: a state that remembers them must never outlive them.
         await settle(stage.alert_sends)
+        if generation == self.generation:
+            await self.segments.checkpoint(partition)  # before the heads that list them
         if generation == self.generation:
             await self.states.checkpoint(partition)
         if generation == self.generation:

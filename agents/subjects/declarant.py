@@ -6,25 +6,33 @@ speed finds the same churn and the same surges. A version already late on
 arrival (older than stream time less the allowed lateness) is kept, but
 counts in no window.
 
-A busy broker files hundreds of declarations a day, so the work per event
-is kept independent of that history: settled filings and changes are kept
-ready per declaration, only declarations with newly settled versions are
-looked at again, and a surge is searched for only when the number of recent
-filings could possibly make one.
+A platform files thousands of declarations a day and this state remembers
+each of them for eight days, so it is stored in parts: a small head (daily
+counts, what waits for stream time, the churn seen, the clusters raised)
+and one segment per hour of event time holding the declarations first seen
+in that hour. A checkpoint rewrites the head and the segments that changed,
+not eight days of declarations (measured: a platform's state had grown to
+4 MB, re-encoded and re-written every second).
 
-Serialized form: the dataclass fields as a JSON object, version in ``v``
-(currently 1): ``{"declarant_id": str, "versions": {declaration_id:
-[VersionRecord]}, "pending": [[event time, declaration_id]], "filings":
-{declaration_id: [event time, event_id, office_code]}, "changes":
-{declaration_id: [[event_id, event time, office, kind, before, after]]},
-"daily": {UTC day number: filings}, "churn_clusters": {anchor: [event_id]},
-"surge_clusters": {anchor: [declaration_id]}, "pruned_day": int, "raised":
-{alert_id: [version, digest]}, "v": 1}``.
+Segments are written before their head. A crash between the two leaves a
+head older than its segments; every version carries the head ``epoch`` it
+was recorded in, so on loading, versions newer than the head are counted
+and queued again (``load``), and nothing is counted twice or lost.
+
+Serialized form, version 2. Head: ``{"declarant_id": str, "pending":
+[[event time, declaration_id, segment]], "changes": {declaration_id:
+[[event_id, event time, office, kind, before, after]]}, "daily": {UTC day
+number: filings}, "churn_clusters": {anchor: [event_id]}, "surge_clusters":
+{anchor: [declaration_id]}, "pruned_day": int, "raised": {alert_id:
+[version, digest]}, "epoch": int, "segments": [segment], "v": 2}``.
+Segment (an hour number): ``{declaration_id: {"day": UTC day counted,
+"epoch": int, "versions": [VersionRecord], "filing": [event time,
+event_id, office_code] | null}}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -33,13 +41,16 @@ from agents.rules.amendment_churn import Change, Version
 from agents.rules.declarant_surge import Filing, day_of
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, stable_anchor
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+# One segment per hour of event time: finding a declaration looks through at
+# most ~200 segments, and a checkpoint rewrites the hours that got versions.
+SEGMENT_MS = HOUR_MS
 
 
 class VersionRecord(TypedDict):
-    """One version of a declaration as filed."""
+    """One version of a declaration as filed, and the head epoch it was recorded in."""
 
     event_id: str
     event_time: int
@@ -47,47 +58,110 @@ class VersionRecord(TypedDict):
     value_usd: float
     office_code: str
     late: bool
+    epoch: int
+
+
+class DeclarationRecord(TypedDict):
+    """What the declarant keeps of one declaration."""
+
+    day: int
+    epoch: int
+    versions: list[VersionRecord]
+    filing: list[Any] | None
+
+
+Segment = dict[str, DeclarationRecord]
 
 
 @dataclass
 class DeclarantState:
-    """A declarant's recent declarations, its daily filing counts and the clusters raised."""
+    """A declarant's recent declarations (in hour segments), its daily filing counts and the clusters raised."""
 
     declarant_id: str
-    versions: dict[str, list[VersionRecord]] = field(default_factory=dict)
     pending: list[list[Any]] = field(default_factory=list)
-    filings: dict[str, list[Any]] = field(default_factory=dict)
     changes: dict[str, list[list[Any]]] = field(default_factory=dict)
     daily: dict[str, int] = field(default_factory=dict)
     churn_clusters: dict[str, list[str]] = field(default_factory=dict)
     surge_clusters: dict[str, list[str]] = field(default_factory=dict)
     pruned_day: int = 0
     raised: dict[str, list[Any]] = field(default_factory=dict)
-    v: int = STATE_VERSION
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> DeclarantState:
-        """Rebuild from the serialized form (takes ownership of ``doc``)."""
-        if doc.get("v") != STATE_VERSION:
-            raise ValueError(f"declarant state version {doc.get('v')!r} is not {STATE_VERSION}")
-        return cls(**doc)
+    epoch: int = 0
+    # Not in the head: stored one per key, rewritten only when they change.
+    segments: dict[str, Segment] = field(default_factory=dict)
+    dirty_segments: set[str] = field(default_factory=set)
 
     def filings_between(self, first_day: int, last_day: int) -> int:
         """Declarations first filed on days ``first_day`` to ``last_day`` (inclusive)."""
         return sum(count for day, count in self.daily.items() if first_day <= int(day) <= last_day)
 
+    def find(self, declaration_id: str) -> tuple[str, DeclarationRecord] | None:
+        """The segment and record of a declaration, newest segments first (most versions are recent)."""
+        for segment_id in reversed(self.segments):
+            record = self.segments[segment_id].get(declaration_id)
+            if record is not None:
+                return segment_id, record
+        return None
 
-def settle(state: DeclarantState, declaration_id: str, watermark: int) -> tuple[bool, bool]:
+    def records(self) -> list[tuple[str, DeclarationRecord]]:
+        """Every remembered declaration with its id."""
+        return [item for segment in self.segments.values() for item in segment.items()]
+
+
+def head(state: DeclarantState) -> dict[str, Any]:
+    """The serialized head: everything but the segments, which are listed by id."""
+    return {"declarant_id": state.declarant_id, "pending": state.pending, "changes": state.changes,
+            "daily": state.daily, "churn_clusters": state.churn_clusters, "surge_clusters": state.surge_clusters,
+            "pruned_day": state.pruned_day, "raised": state.raised, "epoch": state.epoch,
+            "segments": sorted(state.segments, key=int), "v": STATE_VERSION}
+
+
+def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantState:
+    """Rebuild from a head and its segments (takes ownership of both).
+
+    Versions recorded after the head was written (a crash between writing
+    the segments and the head) are counted and queued again here.
+    """
+    if doc.get("v") != STATE_VERSION:
+        raise ValueError(f"declarant state version {doc.get('v')!r} is not {STATE_VERSION}")
+    segment_ids = doc.pop("segments")
+    del doc["v"]
+    state = DeclarantState(**doc)
+    for segment_id in segment_ids:
+        segment = read_segment(segment_id)
+        if segment:
+            state.segments[segment_id] = segment
+    newest = state.epoch
+    for segment_id, segment in state.segments.items():
+        for declaration_id, record in segment.items():
+            if record["epoch"] > state.epoch:
+                day = str(record["day"])
+                state.daily[day] = state.daily.get(day, 0) + 1
+            for version in record["versions"]:
+                newest = max(newest, version["epoch"])
+                if version["epoch"] > state.epoch:
+                    state.pending.append([version["event_time"], declaration_id, segment_id])
+    state.epoch = newest
+    return state
+
+
+def take_dirty_segments(state: DeclarantState) -> dict[str, Segment | None]:
+    """The segments changed since last asked (None: emptied, to be deleted)."""
+    dirty = {segment_id: state.segments.get(segment_id) for segment_id in state.dirty_segments}
+    state.dirty_segments.clear()
+    return dirty
+
+
+def settle(state: DeclarantState, declaration_id: str, record: DeclarationRecord,
+           watermark: int) -> tuple[bool, bool]:
     """Refresh a declaration's settled filing and changes; return (new filing, changes differ)."""
-    settled = sorted((r for r in state.versions.get(declaration_id, ())
-                      if r["event_time"] <= watermark and not r["late"]),
+    settled = sorted((r for r in record["versions"] if r["event_time"] <= watermark and not r["late"]),
                      key=lambda r: (r["event_time"], r["event_id"]))
     if not settled:
         return False, False
     first = settled[0]
     filing = [first["event_time"], first["event_id"], first["office_code"]]
-    new_filing = state.filings.get(declaration_id) != filing
-    state.filings[declaration_id] = filing
+    new_filing = record["filing"] != filing
+    record["filing"] = filing
     changes = [[c.event_id, c.event_time, c.office_code, c.kind, c.value_before, c.value_after]
                for c in amendment_churn.changes_of(declaration_id, [
                    Version(r["event_id"], r["event_time"], r["action"], r["value_usd"], r["office_code"])
@@ -100,49 +174,68 @@ def settle(state: DeclarantState, declaration_id: str, watermark: int) -> tuple[
     return new_filing, changed
 
 
+def record_version(state: DeclarantState, event: RoutedEvent, context: Context, outcome: Outcome) -> None:
+    """Keep one routed declaration version (a redelivery changes nothing) and queue it for stream time."""
+    fields = event[1]
+    declaration_id = fields["declaration_id"]
+    found = state.find(declaration_id)
+    if found is None:
+        segment_id = str(fields["event_time"] // SEGMENT_MS)
+        record: DeclarationRecord = {"day": day_of(fields["event_time"]), "epoch": state.epoch,
+                                     "versions": [], "filing": None}
+        state.segments.setdefault(segment_id, {})[declaration_id] = record
+        day = str(record["day"])
+        state.daily[day] = state.daily.get(day, 0) + 1
+    else:
+        segment_id, record = found
+        if any(v["event_id"] == fields["event_id"] for v in record["versions"]):
+            return  # a redelivery
+    late = context.is_late(fields["event_time"])
+    outcome.late_events += late
+    record["versions"].append({"event_id": fields["event_id"], "event_time": fields["event_time"],
+                               "action": fields["action"], "value_usd": float(fields["total_value_usd"]),
+                               "office_code": fields["office_code"], "late": late, "epoch": state.epoch})
+    state.dirty_segments.add(segment_id)
+    state.pending.append([fields["event_time"], declaration_id, segment_id])
+
+
 def process(state: DeclarantState | None, key: str, events: Sequence[RoutedEvent],
             context: Context) -> tuple[DeclarantState, Outcome]:
     """Record declaration versions; look for churn and surges among the settled ones."""
     state = state if state is not None else DeclarantState(declarant_id=key)
     outcome = Outcome()
     watermark = context.watermark
-    touched: set[str] = set()
-    for kind, event in by_event_time(events):
-        if kind != "decl":
-            continue
-        declaration_id = event["declaration_id"]
-        versions = state.versions.setdefault(declaration_id, [])
-        if any(v["event_id"] == event["event_id"] for v in versions):
-            continue  # a redelivery
-        if not versions:
-            day = str(day_of(event["event_time"]))
-            state.daily[day] = state.daily.get(day, 0) + 1
-        late = context.is_late(event["event_time"])
-        outcome.late_events += late
-        versions.append({"event_id": event["event_id"], "event_time": event["event_time"],
-                         "action": event["action"], "value_usd": float(event["total_value_usd"]),
-                         "office_code": event["office_code"], "late": late})
-        state.pending.append([event["event_time"], declaration_id])
+    versions = [event for event in by_event_time(events) if event[0] == "decl"]
+    if versions:
+        state.epoch += 1  # versions of this call are newer than any head written before it
+    for event in versions:
+        record_version(state, event, context, outcome)
 
+    touched: dict[str, str] = {}
     if watermark is not None:
         still_pending = []
-        for time, declaration_id in state.pending:
-            if time <= watermark:
-                touched.add(declaration_id)
+        for entry in state.pending:
+            if entry[0] <= watermark:
+                touched[entry[1]] = entry[2]
             else:
-                still_pending.append([time, declaration_id])
+                still_pending.append(entry)
         state.pending = still_pending
-    for time, _declaration_id in state.pending:
-        outcome.wake_at(time)
+    for entry in state.pending:
+        outcome.wake_at(entry[0])
     if watermark is None or not touched:
         return state, outcome
 
     new_filings: list[int] = []
     churn_moved = False
     for declaration_id in sorted(touched):
-        new_filing, changed = settle(state, declaration_id, watermark)
+        segment_id = touched[declaration_id]
+        record = state.segments.get(segment_id, {}).get(declaration_id)
+        if record is None:
+            continue  # forgotten since it was queued
+        new_filing, changed = settle(state, declaration_id, record, watermark)
         if new_filing:
-            new_filings.append(state.filings[declaration_id][0])
+            state.dirty_segments.add(segment_id)
+            new_filings.append(record["filing"][0])  # type: ignore[index]  # settle set it
         churn_moved |= changed
     rules = context.rules
     if churn_moved:
@@ -183,8 +276,8 @@ def judge_surge(state: DeclarantState, key: str, earliest: int, latest: int, con
                      for day in range(first_day, last_day + 1))
     if bound < config.number("min_declarations") or bound <= config.number("ratio") * least_mean:
         return
-    nearby = [Filing(declaration_id, f[1], f[0], f[2]) for declaration_id, f in state.filings.items()
-              if earliest - span < f[0] < latest + span]
+    nearby = [Filing(declaration_id, f[1], f[0], f[2]) for declaration_id, record in state.records()
+              if (f := record["filing"]) is not None and earliest - span < f[0] < latest + span]
     for cluster, mean in declarant_surge.find_clusters(nearby, state.filings_between, context.stream_start, rules):
         anchor = stable_anchor(state.surge_clusters, [f.declaration_id for f in cluster], cluster[0].declaration_id)
         finding = declarant_surge.finding_for(key, cluster, mean, anchor, rules)
@@ -199,16 +292,21 @@ def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
     surge_days = rules[declarant_surge.RULE_ID].number("window_hours") / 24
     baseline_days = rules[declarant_surge.RULE_ID].number("baseline_days")
     horizon = watermark - int((max(churn_days, surge_days) + 1) * DAY_MS)
-    for declaration_id in [d for d, versions in state.versions.items()
-                           if max(v["event_time"] for v in versions) < horizon]:
-        del state.versions[declaration_id]
-        state.filings.pop(declaration_id, None)
-        state.changes.pop(declaration_id, None)
+    for segment_id, segment in list(state.segments.items()):
+        old = [d for d, record in segment.items() if max(v["event_time"] for v in record["versions"]) < horizon]
+        for declaration_id in old:
+            del segment[declaration_id]
+            state.changes.pop(declaration_id, None)
+        if old:
+            state.dirty_segments.add(segment_id)
+        if not segment:
+            del state.segments[segment_id]
     oldest_day = day_of(watermark) - int(baseline_days) - 2
     for day in [d for d in state.daily if int(d) < oldest_day]:
         del state.daily[day]
     live_events = {c[0] for records in state.changes.values() for c in records}
-    for clusters, alive in ((state.churn_clusters, live_events), (state.surge_clusters, set(state.filings))):
+    live_filings = {declaration_id for declaration_id, record in state.records() if record["filing"] is not None}
+    for clusters, alive in ((state.churn_clusters, live_events), (state.surge_clusters, live_filings)):
         for anchor in [a for a, members in clusters.items() if not alive & set(members)]:
             del clusters[anchor]
     state.pruned_day = day_of(watermark)
@@ -216,4 +314,4 @@ def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
 
 def is_empty(state: DeclarantState) -> bool:
     """True when nothing is remembered."""
-    return not (state.versions or state.daily or state.raised)
+    return not (state.segments or state.daily or state.raised)

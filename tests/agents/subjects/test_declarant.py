@@ -1,0 +1,114 @@
+"""The declarant state stored as a head plus hour segments: reloading, and a crash between the two writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from agents.rules.config import load_rule_book
+from agents.subjects import declarant
+from agents.subjects.common import Context
+from tests.builders import HOUR, MINUTE, T0, declaration, next_id
+
+RULES = load_rule_book()
+DAY = 24 * HOUR
+LATENESS = 600_000
+
+
+def story(declarant_id: str) -> list[dict[str, Any]]:
+    """Five quiet days, a surge, and three cancellations: both of the declarant's rules fire."""
+    events = [declaration(declarant_id=declarant_id, event_time=T0 + day * DAY + 9 * HOUR) for day in range(5)]
+    events += [declaration(declarant_id=declarant_id, event_time=T0 + 5 * DAY + i * 20 * MINUTE) for i in range(25)]
+    for i in range(3):
+        lodged = declaration(declarant_id=declarant_id, event_time=T0 + 6 * DAY + i * HOUR)
+        events += [lodged, {**lodged, "event_id": next_id("ev-c"), "action": "CANCELLED",
+                            "event_time": lodged["event_time"] + 30 * MINUTE}]
+    return sorted(events, key=lambda e: e["event_time"])
+
+
+class Store:
+    """What the subject agent keeps in its table: heads and segments, written segments first."""
+
+    def __init__(self) -> None:
+        self.head: bytes | None = None
+        self.segments: dict[str, bytes] = {}
+
+    def write_segments(self, state: declarant.DeclarantState) -> None:
+        for segment_id, segment in declarant.take_dirty_segments(state).items():
+            if segment is None:
+                self.segments.pop(segment_id, None)
+            else:
+                self.segments[segment_id] = orjson.dumps(segment)
+
+    def write_head(self, state: declarant.DeclarantState) -> None:
+        self.head = orjson.dumps(declarant.head(state))
+
+    def load(self) -> declarant.DeclarantState:
+        assert self.head is not None
+        return declarant.load(orjson.loads(self.head),
+                              lambda segment_id: orjson.loads(self.segments[segment_id])
+                              if segment_id in self.segments else None)
+
+
+def run(events: list[dict[str, Any]], key: str, reload_every_step: bool = False,
+        crash_before_head_at: int | None = None) -> tuple[dict[str, Any], dict[str, int]]:
+    """Feed ``events`` one step each; return the findings by alert id and the daily counts.
+
+    ``crash_before_head_at``: at that step the segments are written but not the
+    head, the worker dies, reloads from the store and gets that step again.
+    """
+    state: declarant.DeclarantState | None = None
+    store = Store()
+    findings: dict[str, Any] = {}
+    start = events[0]["event_time"]
+    step = 0
+    while step < len(events):
+        event = events[step]
+        context = Context(RULES, event["event_time"], LATENESS, start, event["event_time"])
+        state, outcome = declarant.process(state, key, [("decl", event)], context)
+        findings.update({f.alert_id: f for f in outcome.findings})
+        store.write_segments(state)
+        if step == crash_before_head_at:
+            crash_before_head_at = None
+            state = store.load()
+            continue  # the step's input was not acknowledged: it comes again
+        store.write_head(state)
+        if reload_every_step:
+            state = store.load()
+        step += 1
+    assert state is not None
+    final = Context(RULES, events[-1]["event_time"] + DAY, LATENESS, start, None)
+    state, outcome = declarant.process(state, key, [], final)
+    findings.update({f.alert_id: f for f in outcome.findings})
+    return findings, dict(state.daily)
+
+
+def test_the_story_raises_a_surge_and_churn():
+    findings, _daily = run(story("DCL-S1"), "DCL-S1")
+    assert sorted({f.rule_id for f in findings.values()}) == ["AMENDMENT_CHURN", "DECLARANT_SURGE"]
+
+
+def test_reloading_from_head_and_segments_after_every_step_decides_alike():
+    events = story("DCL-S2")
+    assert run(events, "DCL-S2", reload_every_step=True) == run(events, "DCL-S2")
+
+
+def test_a_crash_between_segments_and_head_neither_loses_nor_double_counts():
+    events = story("DCL-S3")
+    uncrashed = run(events, "DCL-S3")
+    for step in (3, 12, 31, len(events) - 2):
+        assert run(events, "DCL-S3", crash_before_head_at=step) == uncrashed, step
+
+
+def test_a_new_version_rewrites_only_its_hour_segment():
+    key = "DCL-S4"
+    state: declarant.DeclarantState | None = None
+    events = [declaration(declarant_id=key, event_time=T0 + hour * HOUR) for hour in range(6)]
+    for event in events:
+        state, _ = declarant.process(state, key, [("decl", event)], Context(RULES, event["event_time"], LATENESS, T0))
+    assert state is not None and len(state.segments) == 6
+    declarant.take_dirty_segments(state)
+    cleared = {**events[2], "event_id": next_id("ev-c"), "action": "CLEARED", "event_time": T0 + 6 * HOUR}
+    state, _ = declarant.process(state, key, [("decl", cleared)], Context(RULES, T0 + 6 * HOUR, LATENESS, T0))
+    assert list(declarant.take_dirty_segments(state)) == [str((T0 + 2 * HOUR) // declarant.SEGMENT_MS)]

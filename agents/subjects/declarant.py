@@ -94,6 +94,10 @@ class DeclarantState:
         """Declarations first filed on days ``first_day`` to ``last_day`` (inclusive)."""
         return sum(count for day, count in self.daily.items() if first_day <= int(day) <= last_day)
 
+    def count_filing(self, day: int) -> None:
+        """Count a newly seen declaration on its UTC day."""
+        self.daily[str(day)] = self.daily.get(str(day), 0) + 1
+
     def find(self, declaration_id: str) -> tuple[str, DeclarationRecord] | None:
         """The segment and record of a declaration, newest segments first (most versions are recent)."""
         for segment_id in reversed(self.segments):
@@ -134,8 +138,7 @@ def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantSt
     for segment_id, segment in state.segments.items():
         for declaration_id, record in segment.items():
             if record["epoch"] > state.epoch:
-                day = str(record["day"])
-                state.daily[day] = state.daily.get(day, 0) + 1
+                state.count_filing(record["day"])
             for version in record["versions"]:
                 newest = max(newest, version["epoch"])
                 if version["epoch"] > state.epoch:
@@ -184,8 +187,7 @@ def record_version(state: DeclarantState, event: RoutedEvent, context: Context, 
         record: DeclarationRecord = {"day": day_of(fields["event_time"]), "epoch": state.epoch,
                                      "versions": [], "filing": None}
         state.segments.setdefault(segment_id, {})[declaration_id] = record
-        day = str(record["day"])
-        state.daily[day] = state.daily.get(day, 0) + 1
+        state.count_filing(record["day"])
     else:
         segment_id, record = found
         if any(v["event_id"] == fields["event_id"] for v in record["versions"]):

@@ -17,6 +17,7 @@ cancelled]}, "raised":
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -58,6 +59,29 @@ class HsCodeState:
     sample: dict[str, list[Any]] = field(default_factory=dict)
     raised: dict[str, list[Any]] = field(default_factory=dict)
     v: int = STATE_VERSION
+
+    def __post_init__(self) -> None:
+        # The sample's unit values in ascending order, so a median costs no sort.
+        # orjson leaves attributes starting with "_" out of the serialized form.
+        self._learned: list[float] = sorted(e[2] for e in self.sample.values() if e[2] is not None)
+
+    @property
+    def learned(self) -> list[float]:
+        """The learned unit values, ascending (do not modify)."""
+        return self._learned
+
+    def forget(self, declaration_id: str) -> None:
+        """Drop a declaration from the sample."""
+        entry = self.sample.pop(declaration_id, None)
+        if entry is not None and entry[2] is not None:
+            del self._learned[bisect.bisect_left(self._learned, entry[2])]
+
+    def remember(self, declaration_id: str, event_time: int, event_id: str, unit_value: float | None) -> None:
+        """Put a declaration at the sample's newest end (``unit_value`` None: a cancelled one)."""
+        self.forget(declaration_id)
+        self.sample[declaration_id] = [event_time, event_id, unit_value]
+        if unit_value is not None:
+            bisect.insort(self._learned, unit_value)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> HsCodeState:
@@ -164,8 +188,7 @@ def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: O
     decl_id = pending["declaration_id"]
     if pending["cancelled"]:
         # Kept as a marker without a value, so an older version arriving later is not judged.
-        state.sample.pop(decl_id, None)
-        state.sample[decl_id] = [pending["event_time"], pending["event_id"], None]
+        state.remember(decl_id, pending["event_time"], pending["event_id"], None)
         return
     line = PricedLine(
         declaration_id=decl_id, event_id=pending["event_id"], event_time=pending["event_time"],
@@ -181,16 +204,15 @@ def judge(state: HsCodeState, pending: PendingLine, context: Context, outcome: O
         return  # no basis, or a later version (the clearance) repeating what was judged
     # The sample is kept in the order lines were judged (event-time order): a
     # re-judged declaration moves to the end, and the oldest is the first.
-    state.sample.pop(decl_id, None)
-    learned = [entry[2] for entry in state.sample.values() if entry[2] is not None]
-    reference = undervaluation.reference_for(state.hs6, learned, context.prices, context.rules)
+    state.forget(decl_id)
+    reference = undervaluation.reference_for(state.hs6, state.learned, context.prices, context.rules)
     finding = undervaluation.evaluate(line, reference, context.rules)
     if finding is not None:
         outcome.findings.append(finding)
-    state.sample[decl_id] = [line.event_time, line.event_id, unit_value]
+    state.remember(decl_id, line.event_time, line.event_id, unit_value)
     while len(state.sample) > sample_size:
         oldest = next(iter(state.sample))
-        del state.sample[oldest]
+        state.forget(oldest)
         state.raised.pop(alert_id(undervaluation.RULE_ID, undervaluation.identity(oldest, state.hs6)), None)
 
 

@@ -1,5 +1,8 @@
 import itertools
+import random
+import statistics
 
+import orjson
 import pytest
 
 from agents.rules import undervaluation
@@ -207,3 +210,27 @@ def test_a_disabled_rule_neither_judges_nor_learns():
     lines = [("line", line) for line in hs_code.priced_lines(record).values()]
     state, outcome = hs_code.process(None, HS6, lines, Context(disabled, T0))
     assert outcome.findings == [] and hs_code.is_empty(state)
+
+
+def test_the_median_of_an_ascending_sequence_is_the_statistics_median():
+    rng = random.Random(3)
+    for size in (1, 2, 3, 10, 11, 200):
+        values = sorted(rng.uniform(0.1, 1_000.0) for _ in range(size))
+        assert undervaluation.sorted_median(values) == statistics.median(values)
+
+
+def test_the_sorted_unit_values_follow_the_sample_through_eviction_cancellation_and_reload():
+    size = int(RULES[undervaluation.RULE_ID].number("sample_size"))
+    rng = random.Random(5)
+    records = [phones(10.0, rng.choice([300.0, 450.0, 600.0, 900.0]), T0 + n * MINUTE) for n in range(size + 40)]
+    cancelled = {**records[size + 10], "event_id": next_id("ev-c"), "action": "CANCELLED",
+                 "event_time": records[size + 10]["event_time"] + 30_000}
+    state = None
+    for record in [*records[: size + 11], cancelled, *records[size + 11:]]:
+        lines = [("line", line) for line in hs_code.priced_lines(record).values()]
+        state, _ = hs_code.process(state, HS6, lines, Context(RULES, record["event_time"]))
+    in_sample = sorted(entry[2] for entry in state.sample.values() if entry[2] is not None)
+    assert state.learned == in_sample and len(in_sample) == size - 1
+    stored = orjson.loads(orjson.dumps(state))
+    assert set(stored) == {"hs6", "pending", "sample", "raised", "v"}
+    assert hs_code.HsCodeState.from_doc(stored).learned == in_sample

@@ -1,13 +1,16 @@
 """The router: reads the three input feeds, decodes and vets each event once, routes it.
 
-Values arrive as raw bytes and are decoded here, inside the agent, because
-Faust acknowledges an event whose decoding raised: a poison event goes to
-the dead-letter topic with its reason and the worker keeps going.
+Values arrive as raw bytes and are decoded here, not by Faust, so a poison
+event goes to the dead-letter topic with its reason and the worker keeps
+going.
 
-Per step (up to ``batch_max_events`` events, fewer when the feed is quiet)
-the router sends one routed batch per internal partition, carrying the
-progress of the input partitions it read; a timer reports every assigned
-input partition's progress, idle ones included, each ``progress_interval_s``.
+The feeds skip Faust's per-message stream path: the consumer hands the
+router each fetched batch (up to ``batch_max_events`` events) as one step
+(``streams.transport.subscribe_in_batches``). Per step the router sends
+one routed batch per internal partition, carrying the progress of the
+input partitions it read, and only then acknowledges the step's events; a
+timer reports every assigned input partition's progress, idle ones
+included, each ``progress_interval_s``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from collections import Counter
 from typing import Any, cast
 
 import faust
-from faust.streams import Stream
-from faust.types import ChannelT
+from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
 from agents.rules.scoring import history_key
@@ -30,6 +32,7 @@ from streams.routing import Outbox
 from streams.runtime import Runtime, settle
 from streams.stream_time import SourceTracker, tp_name, wall_ms
 from streams.topics import INPUT_FEEDS, INTERNAL_TOPICS
+from streams.transport import subscribe_in_batches
 from streams.validation import validate
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ class Router:
         self.max_ahead_ms = int(settings.max_event_time_ahead_s * 1000)
         self.links = LinkMemory(capacity=LINK_MEMORY)
         topic = app.topic(*self.feeds, key_serializer="raw", value_serializer="raw")
-        app.agent(topic, name="cargoguard.router")(self.run)
+        subscribe_in_batches(app, topic, self.step, settings.batch_max_events)
         app.timer(settings.progress_interval_s, name="cargoguard.progress")(self.report_progress)
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
 
@@ -60,36 +63,22 @@ class Router:
         self.tracker.forget_start_positions()
         self.runtime.assigned_once = True
 
-    async def run(self, stream: faust.StreamT[bytes]) -> None:
-        """The agent: route events in steps; no error ever escapes.
-
-        A step ends when ``batch_max_events`` are in hand or nothing more is
-        waiting in the stream's buffer, so a busy feed is routed in large
-        steps and a quiet one without delay.
-        """
+    async def step(self, messages: list[Message]) -> None:
+        """Route one fetched batch of input events, then acknowledge them; no error ever escapes."""
         metrics = self.runtime.metrics
-        step_time = metrics.step_seconds.labels("router")
-        max_events = self.runtime.settings.batch_max_events
-        manual = cast(Stream, stream).noack()
-        buffered = cast(ChannelT, manual.channel).queue
-        events: list[Any] = []
-        async for event in manual.events():
-            events.append(event)
-            if len(events) < max_events and not buffered.empty():
-                continue
-            started = time.perf_counter()
-            try:
-                await self.route(events)
-            except Exception:
-                metrics.processing_errors.labels("router").inc()
-                first = events[0].message
-                log.exception("router: step of %d events from %s[%d]@%d failed", len(events),
-                              first.topic, first.partition, first.offset)
-            for routed in events:
-                await manual.ack(routed)
-            metrics.routing_batch.observe(len(events))
-            step_time.observe(time.perf_counter() - started)
-            events = []
+        started = time.perf_counter()
+        try:
+            await self.route(messages)
+        except Exception:
+            metrics.processing_errors.labels("router").inc()
+            first = messages[0]
+            log.exception("router: step of %d events from %s[%d]@%d failed", len(messages),
+                          first.topic, first.partition, first.offset)
+        ack = self.app.consumer.ack
+        for message in messages:
+            ack(message)
+        metrics.routing_batch.observe(len(messages))
+        metrics.step_seconds.labels("router").observe(time.perf_counter() - started)
 
     async def decode_retrying(self, feed: str, value: bytes | None) -> dict[str, Any]:
         """Decode a value whose first attempt failed transiently, a bounded number of times."""
@@ -102,7 +91,7 @@ class Router:
                     raise UndecodableEvent(f"gave up after {attempt} attempts: {exc}") from exc
         raise AssertionError("unreachable")
 
-    async def route(self, events: list[Any]) -> None:
+    async def route(self, messages: list[Message]) -> None:
         """Decode, vet and route one step's events."""
         runtime = self.runtime
         partitions = runtime.settings.partitions
@@ -113,8 +102,7 @@ class Router:
         seen_tps: set[str] = set()
         counts: Counter[str] = Counter()
         sends: list[Any] = []
-        for event in events:
-            message = event.message
+        for message in messages:
             feed = self.feeds[message.topic]
             try:
                 try:

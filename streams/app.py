@@ -21,7 +21,7 @@ from streams.codec import Codec, SchemaRegistry
 from streams.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime import RuleHolder, Runtime
 from streams.settings import Settings
-from streams.transport import Transport
+from streams.transport import BatchSubscriber, Transport
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ class CargoguardApp(faust.App):
 
     #: Read by ``streams.transport.ConsumerThread`` (Faust's own is fixed at 1500).
     fetch_max_wait_ms: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Topics delivered in lists (``streams.transport.subscribe_in_batches``).
+        self.batch_subscribers: dict[str, BatchSubscriber] = {}
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)

@@ -15,6 +15,18 @@ iterates, 200k events): 10k events/s, 40 % of the main thread idle.
 
 Both keep Faust's semantics (offsets, acks, commits, rebalancing) unchanged.
 
+3. A topic registered with ``subscribe_in_batches`` skips Faust's
+   per-message path (conductor, channel queue, stream) altogether: its
+   messages go to one handler in lists of up to ``max_events``, straight
+   from the fetched batch. That path alone capped the router at 13.8k
+   events/s when the router only counted and acknowledged them. The
+   handler acknowledges each message through the consumer, so commits work
+   exactly as for a stream's acks. A rebalance cancels the fetcher, but
+   never a handler's call halfway: one cut off could have taken note of
+   events (links already forwarded) whose sends it never made. The call
+   runs to its end, shielded, and the next waits for it, so calls never
+   overlap.
+
 Two more work around the embedded broker. Tansu does not answer a parked
 fetch when new records arrive, only when its wait runs out, and Faust asks
 for a 1.5 s wait: every hop would add up to that much latency. The worker's
@@ -32,13 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import aiokafka
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, Message, TopicT
 
 # Faust's fetcher yields to the event loop every this many messages.
 _YIELD_EVERY = 100
@@ -47,6 +60,28 @@ DEFAULT_FETCH_MAX_WAIT_MS = 100
 # The fetch that confirms end offsets: its wait, and how long to keep asking.
 _PROBE_FETCH_WAIT_MS = 50
 _PROBE_DEADLINE_S = 30.0
+
+
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSubscriber:
+    """Who takes a topic's messages in lists, and how many at most per call."""
+
+    handler: BatchHandler
+    max_events: int
+
+
+def subscribe_in_batches(app: Any, topic: TopicT, handler: BatchHandler, max_events: int) -> None:
+    """Subscribe ``app``'s consumer to ``topic`` and hand its messages to ``handler`` in lists.
+
+    The handler must acknowledge every message (``app.consumer.ack``) and let no error escape.
+    """
+    app.topics.add(topic)
+    subscribers: dict[str, BatchSubscriber] = app.batch_subscribers
+    for name in topic.topics:
+        subscribers[name] = BatchSubscriber(handler, max_events)
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -111,6 +146,7 @@ class Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._buffer_drained = asyncio.Event()
+        self._handing_over: asyncio.Future[None] | None = None
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -139,6 +175,13 @@ class Consumer(faust_aiokafka.Consumer):
         finally:
             self.not_waiting_next_records.set()
 
+    async def _hand_over(self, subscriber: BatchSubscriber, messages: list[Message]) -> None:
+        # Wait for the previous call even when a rebalance cut the fetcher off while it ran.
+        if self._handing_over is not None and not self._handing_over.done():
+            await asyncio.shield(self._handing_over)
+        self._handing_over = asyncio.ensure_future(subscriber.handler(messages))
+        await asyncio.shield(self._handing_over)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust loop
         callback = self.callback
         getmany = self.getmany
@@ -147,6 +190,8 @@ class Consumer(faust_aiokafka.Consumer):
         get_read_offset = self._read_offset.__getitem__
         set_read_offset = self._read_offset.__setitem__
         sleep = asyncio.sleep
+        subscribers: dict[str, BatchSubscriber] = getattr(self.app, "batch_subscribers", {})
+        batched: dict[BatchSubscriber, list[Message]] = {}
 
         async def deliver(batch: Any) -> None:
             since_yield = 0
@@ -164,7 +209,11 @@ class Consumer(faust_aiokafka.Consumer):
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0
                         await self.commit()
-                    await callback(message)
+                    subscriber = subscribers.get(message.topic)
+                    if subscriber is None:
+                        await callback(message)
+                    else:
+                        batched.setdefault(subscriber, []).append(message)
                     set_read_offset(tp, offset)
 
         try:
@@ -174,6 +223,10 @@ class Consumer(faust_aiokafka.Consumer):
                 await sleep(0)
                 if not self.should_stop:
                     await self.wait_first(deliver(batch), self.suspend_flow.wait())
+                for subscriber, messages in batched.items():
+                    for start in range(0, len(messages), subscriber.max_events):
+                        await self._hand_over(subscriber, messages[start:start + subscriber.max_events])
+                batched.clear()
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

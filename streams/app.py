@@ -16,7 +16,7 @@ from faust.types.auth import SASLMechanism
 from agents import router, subject_agents
 from agents.rules.config import load_rule_book
 from agents.rules.watchlist_hit import WatchEntry
-from streams import web
+from streams import stores, web
 from streams.codec import Codec, SchemaRegistry
 from streams.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime import RuleHolder, Runtime
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=broker_credentials(settings),
-        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        store=f"{stores.SCHEME}://" if settings.store == "rocksdb" else "memory://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

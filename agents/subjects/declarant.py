@@ -17,7 +17,8 @@ not eight days of declarations (measured: a platform's state had grown to
 Segments are written before their head. A crash between the two leaves a
 head older than its segments; every version carries the head ``epoch`` it
 was recorded in, so on loading, versions newer than the head are counted
-and queued again (``load``), and nothing is counted twice or lost.
+and queued again (``load``), and nothing is counted twice or lost. A
+version-1 state (one document) is read too and rewritten in segments.
 
 Serialized form, version 2. Head: ``{"declarant_id": str, "pending":
 [[event time, declaration_id, segment]], "changes": {declaration_id:
@@ -125,8 +126,10 @@ def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantSt
     Versions recorded after the head was written (a crash between writing
     the segments and the head) are counted and queued again here.
     """
+    if doc.get("v") == 1:
+        return from_v1(doc)
     if doc.get("v") != STATE_VERSION:
-        raise ValueError(f"declarant state version {doc.get('v')!r} is not {STATE_VERSION}")
+        raise ValueError(f"declarant state version {doc.get('v')!r} is neither 1 nor {STATE_VERSION}")
     segment_ids = doc.pop("segments")
     del doc["v"]
     state = DeclarantState(**doc)
@@ -144,6 +147,29 @@ def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantSt
                 if version["epoch"] > state.epoch:
                     state.pending.append([version["event_time"], declaration_id, segment_id])
     state.epoch = newest
+    return state
+
+
+def from_v1(doc: dict[str, Any]) -> DeclarantState:
+    """Rebuild a version-1 state (every declaration in one document) in segments.
+
+    Each declaration goes to the segment of its earliest version; every
+    segment is dirty, so the first checkpoint writes them before the new head.
+    """
+    state = DeclarantState(
+        declarant_id=doc["declarant_id"], changes=doc["changes"], daily=doc["daily"],
+        churn_clusters=doc["churn_clusters"], surge_clusters=doc["surge_clusters"],
+        pruned_day=doc["pruned_day"], raised=doc["raised"])
+    segment_of: dict[str, str] = {}
+    for declaration_id, versions in doc["versions"].items():
+        first_time = min(version["event_time"] for version in versions)
+        segment_id = segment_of[declaration_id] = str(first_time // SEGMENT_MS)
+        state.segments.setdefault(segment_id, {})[declaration_id] = {
+            "day": day_of(first_time), "epoch": 0,
+            "versions": [{**version, "epoch": 0} for version in versions],
+            "filing": doc["filings"].get(declaration_id)}
+    state.pending = [[time, declaration_id, segment_of[declaration_id]] for time, declaration_id in doc["pending"]]
+    state.dirty_segments.update(state.segments)
     return state
 
 

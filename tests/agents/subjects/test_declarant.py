@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from agents.rules.config import load_rule_book
 from agents.subjects import declarant
@@ -112,3 +115,42 @@ def test_a_new_version_rewrites_only_its_hour_segment():
     cleared = {**events[2], "event_id": next_id("ev-c"), "action": "CLEARED", "event_time": T0 + 6 * HOUR}
     state, _ = declarant.process(state, key, [("decl", cleared)], Context(RULES, T0 + 6 * HOUR, LATENESS, T0))
     assert list(declarant.take_dirty_segments(state)) == [str((T0 + 2 * HOUR) // declarant.SEGMENT_MS)]
+
+
+V1_STATES = Path(__file__).with_name("declarant_v1_states.json")
+# Stream time behind each event in that file, so its states hold declarations still waiting.
+V1_LAG = 3 * HOUR
+
+
+def steps_from(state: declarant.DeclarantState | None, events: list[dict[str, Any]], first: int,
+               key: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """Feed ``events[first:]`` one step each, stream time ``V1_LAG`` behind: findings by alert id, daily counts."""
+    start = events[0]["event_time"]
+    findings: dict[str, Any] = {}
+    for event in events[first:]:
+        context = Context(RULES, event["event_time"] - V1_LAG, LATENESS, start, event["event_time"] - V1_LAG)
+        state, outcome = declarant.process(state, key, [("decl", event)], context)
+        findings.update({f.alert_id: f for f in outcome.findings})
+    assert state is not None
+    state, outcome = declarant.process(state, key, [], Context(RULES, events[-1]["event_time"] + DAY,
+                                                                LATENESS, start, None))
+    findings.update({f.alert_id: f for f in outcome.findings})
+    return findings, dict(state.daily)
+
+
+@pytest.mark.parametrize("step", ["9", "27", "33"])
+def test_a_version_1_state_is_read_and_goes_on_deciding_as_if_never_stored_otherwise(step):
+    # Written by the version-1 code (commit named in the file) from the story's events.
+    recorded = json.loads(V1_STATES.read_text())
+    events, doc = recorded["events"], recorded["states_before_step"][step]
+    key = events[0]["declarant_id"]
+    uninterrupted: declarant.DeclarantState | None = None
+    start = events[0]["event_time"]
+    for event in events[:int(step)]:
+        context = Context(RULES, event["event_time"] - V1_LAG, LATENESS, start, event["event_time"] - V1_LAG)
+        uninterrupted, _ = declarant.process(uninterrupted, key, [("decl", event)], context)
+    migrated = declarant.load(doc, lambda _segment_id: pytest.fail("a version-1 state has no segments"))
+    assert migrated.pending, "the recorded state should hold declarations still waiting for stream time"
+    assert migrated.daily == uninterrupted.daily and migrated.raised == uninterrupted.raised
+    assert sorted(declarant.take_dirty_segments(migrated)) == sorted(uninterrupted.segments)
+    assert steps_from(migrated, events, int(step), key) == steps_from(uninterrupted, events, int(step), key)

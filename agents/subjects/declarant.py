@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from agents.rules import amendment_churn, declarant_surge
 from agents.rules.amendment_churn import Change, Version
@@ -166,7 +166,7 @@ def from_v1(doc: dict[str, Any]) -> DeclarantState:
         segment_id = segment_of[declaration_id] = str(first_time // SEGMENT_MS)
         state.segments.setdefault(segment_id, {})[declaration_id] = {
             "day": day_of(first_time), "epoch": 0,
-            "versions": [{**version, "epoch": 0} for version in versions],
+            "versions": [cast(VersionRecord, {**version, "epoch": 0}) for version in versions],
             "filing": doc["filings"].get(declaration_id)}
     state.pending = [[time, declaration_id, segment_of[declaration_id]] for time, declaration_id in doc["pending"]]
     state.dirty_segments.update(state.segments)

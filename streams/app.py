@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=broker_credentials(settings),
-        store=f"{stores.SCHEME}://" if settings.store == "rocksdb" else "memory://",
+        store=f"{stores.ROCKSDB_SCHEME if settings.store == 'rocksdb' else stores.MEMORY_SCHEME}://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,

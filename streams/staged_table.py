@@ -9,9 +9,9 @@ writes only the keys that changed since the last one, in bulk:
 1. the changelog records go to the broker in record batches, through a
    producer of their own and aiokafka's batch API (a few us per record),
    and the checkpoint waits until the broker has them all;
-2. the same records are applied to the local store with
-   ``apply_changelog_batch``, exactly as a standby replica applies them, which
-   also records the changelog offsets the store now holds.
+2. the same records are applied to the local store in one bulk write
+   (``streams.stores``), with the changelog offset they reach, as a standby
+   replica applying the changelog would leave it.
 
 The table stays a normal Faust table: its changelog topic, recovery,
 standbys and store are Faust's. Events whose effects are staged stay
@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiokafka
 import faust
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
-from faust.types import TP, EventT, StoreT, TableT
+from faust.types import TableT
 
 from streams.settings import Settings
+from streams.stores import BulkStore
 
 
 @dataclass(slots=True)
@@ -43,38 +44,6 @@ class Staged:
     value: Any
     stored: bytes | None
     dirty: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes | None
-
-    @property
-    def tp(self) -> TP:
-        return TP(self.topic, self.partition)
-
-
-@dataclass(frozen=True, slots=True)
-class _ChangelogRecord:
-    """The shape of a changelog event that Faust stores apply."""
-
-    message: _Message
-
-    @property
-    def key(self) -> bytes:
-        return self.message.key
-
-    @property
-    def value(self) -> bytes | None:
-        return self.message.value
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 class ChangelogWriter:
@@ -102,9 +71,8 @@ class ChangelogWriter:
                 self._producer = producer
         return self._producer
 
-    async def write(self, topic: str, partition: int,
-                    records: list[tuple[bytes, bytes | None]]) -> list[int]:
-        """Send ``(key, value)`` records to one partition; return their offsets once acknowledged."""
+    async def write(self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
+        """Send ``(key, value)`` records to one partition; return the last one's offset once acknowledged."""
         producer = await self._ensure_producer()
         sent: list[tuple[Any, int]] = []
         batch = producer.create_batch()
@@ -116,11 +84,10 @@ class ChangelogWriter:
                 if batch.append(key=key, value=value, timestamp=None) is None:
                     raise ValueError(f"a {len(value or b'')}-byte state does not fit in a record batch")
         sent.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
-        offsets: list[int] = []
+        last = -1
         for future, count in sent:
-            base = (await future).offset
-            offsets.extend(range(base, base + count))
-        return offsets
+            last = (await future).offset + count - 1
+        return last
 
     async def _on_shutdown(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         if self._producer is not None:
@@ -189,12 +156,8 @@ class StagedTable:
         changes = {key: value for key, value in encoded.items() if staged.entries[key].stored != value}
         if changes:
             topic = self.table.changelog_topic.get_topic_name()
-            offsets = await self.writer.write(topic, partition, list(changes.items()))
-            records = [_ChangelogRecord(_Message(topic, partition, offset, key, value))
-                       for (key, value), offset in zip(changes.items(), offsets, strict=True)]
-            # Duck-typed changelog events: the store reads only .key, .value and .message.
-            store = cast(StoreT, self.table.data)
-            store.apply_changelog_batch(cast(Iterable[EventT], records), _identity, _identity)
+            offset = await self.writer.write(topic, partition, list(changes.items()))
+            cast(BulkStore, self.table.data).apply_changes(partition, changes, offset)
         for key, value in encoded.items():
             staged.entries[key].stored = value
         staged.dirty.clear()

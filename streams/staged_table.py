@@ -107,11 +107,12 @@ class StagedTable:
     """A Faust table (raw bytes keys and values) with staged, checkpointed writes.
 
     ``encode`` turns a staged value into the bytes the table holds (None
-    deletes the key); ``decode`` turns a key's stored bytes back into a value.
+    deletes the key); ``decode`` turns a key's stored bytes back into a value
+    (called with the partition, the key and the bytes).
     """
 
     def __init__(self, writer: ChangelogWriter, table: TableT,
-                 encode: Callable[[Any], bytes | None], decode: Callable[[bytes, bytes], Any],
+                 encode: Callable[[Any], bytes | None], decode: Callable[[int, bytes, bytes], Any],
                  cache_entries: int) -> None:
         self.writer = writer
         self.table = table
@@ -121,20 +122,20 @@ class StagedTable:
         self.partitions: dict[int, StagedPartition] = {}
 
     def entry(self, partition: int, key: bytes) -> Staged:
-        """The staged entry of ``key``, read from the table on first use.
-
-        Must run inside the stream, on an event of ``partition``: Faust's store
-        finds the partition of a read from the current event.
-        """
+        """The staged entry of ``key``, read from the table on first use."""
         staged = self.partitions.setdefault(partition, StagedPartition())
         entry = staged.entries.get(key)
         if entry is None:
-            stored = self.table.data.get(key)
-            value = None if stored is None else self.decode(key, stored)
+            stored = self.stored(partition, key)
+            value = None if stored is None else self.decode(partition, key, stored)
             entry = staged.entries[key] = Staged(value=value, stored=stored)
         else:
             staged.entries.move_to_end(key)
         return entry
+
+    def stored(self, partition: int, key: bytes) -> bytes | None:
+        """What the table holds for ``key`` in ``partition`` (not what is staged)."""
+        return cast(BulkStore, self.table.data).read(partition, key)
 
     def changed(self, partition: int, key: bytes, value: Any) -> None:
         """Stage a new value for ``key`` (read with ``entry`` first)."""

@@ -138,7 +138,7 @@ def _encode_due(due: int | None) -> bytes | None:
     return None if due is None else str(due).encode()
 
 
-def _decode_due(_key: bytes, raw: bytes) -> int:
+def _decode_due(_partition: int, _key: bytes, raw: bytes) -> int:
     return int(raw)
 
 
@@ -146,7 +146,7 @@ def _encode_segment(segment: Any) -> bytes | None:
     return None if segment is None else orjson.dumps(segment)
 
 
-def _segment_not_read(_key: bytes, _raw: bytes) -> None:
+def _segment_not_read(_partition: int, _key: bytes, _raw: bytes) -> None:
     # Segments are read with their head (``_decode_state``) and live inside the
     # state; the segment table only writes them and remembers what it stored.
     return None
@@ -185,14 +185,14 @@ class SubjectAgent(Generic[S]):
         segmented = self.kind.segmented
         return orjson.dumps(state if segmented is None else segmented.head(state))
 
-    def _decode_state(self, key: bytes, raw: bytes) -> S:
+    def _decode_state(self, partition: int, key: bytes, raw: bytes) -> S:
         segmented = self.kind.segmented
         if segmented is None:
             assert self.kind.load is not None
             return self.kind.load(orjson.loads(raw))
 
         def read_segment(segment_id: str) -> Any:
-            stored = self.segments.table.data.get(key + SEGMENT_SEPARATOR + segment_id.encode())
+            stored = self.segments.stored(partition, key + SEGMENT_SEPARATOR + segment_id.encode())
             return None if stored is None else orjson.loads(stored)
 
         return segmented.load(orjson.loads(raw), read_segment)

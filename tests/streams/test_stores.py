@@ -40,3 +40,13 @@ def test_rocksdb_records_the_changelog_offset_with_the_changes(tmp_path):
     changelog = table.changelog_topic.get_topic_name()
     assert data.persisted_offset(TP(changelog, 0)) == 41
     assert data.persisted_offset(TP(changelog, 1)) is None
+
+
+@pytest.mark.parametrize("store", SCHEMES)
+def test_read_finds_what_apply_changes_stored(store, tmp_path):
+    data = _table(SCHEMES[store], tmp_path).data
+    data.apply_changes(1, {b"a": b"1", b"b": b"2"}, 3)
+    data.apply_changes(1, {b"b": None}, 4)
+    assert data.read(1, b"a") == b"1"
+    assert data.read(1, b"b") is None
+    assert data.read(1, b"never") is None

@@ -17,16 +17,16 @@ import faust
 from agents.subjects import container, declarant, hs_code, importer, scoring, shipment
 from agents.subjects.routes import CONTAINERS, DECLARANTS, HS_CODES, IMPORTERS, SCORING, SHIPMENTS
 from streams.runtime import Runtime
-from streams.subject_agent import Segmented, SubjectAgent, SubjectKind
+from streams.subject_agent import Segmented, SubjectAgent, SubjectKind, stored_whole
 
 KINDS: tuple[SubjectKind[Any], ...] = (
-    SubjectKind(SHIPMENTS, shipment.ShipmentState.from_doc, shipment.process, shipment.is_empty),
-    SubjectKind(CONTAINERS, container.ContainerState.from_doc, container.process, container.is_empty),
-    SubjectKind(IMPORTERS, importer.ImporterState.from_doc, importer.process, importer.is_empty),
-    SubjectKind(DECLARANTS, None, declarant.process, declarant.is_empty,
-                segmented=Segmented(declarant.head, declarant.load, declarant.take_dirty_segments)),
-    SubjectKind(HS_CODES, hs_code.HsCodeState.from_doc, hs_code.process, hs_code.is_empty),
-    SubjectKind(SCORING, scoring.ScoringState.from_doc, scoring.process, scoring.is_empty, final=True),
+    SubjectKind(SHIPMENTS, stored_whole(shipment.ShipmentState.from_doc), shipment.process, shipment.is_empty),
+    SubjectKind(CONTAINERS, stored_whole(container.ContainerState.from_doc), container.process, container.is_empty),
+    SubjectKind(IMPORTERS, stored_whole(importer.ImporterState.from_doc), importer.process, importer.is_empty),
+    SubjectKind(DECLARANTS, declarant.load, declarant.process, declarant.is_empty,
+                segmented=Segmented(declarant.head, declarant.take_dirty_segments)),
+    SubjectKind(HS_CODES, stored_whole(hs_code.HsCodeState.from_doc), hs_code.process, hs_code.is_empty),
+    SubjectKind(SCORING, stored_whole(scoring.ScoringState.from_doc), scoring.process, scoring.is_empty, final=True),
 )
 
 

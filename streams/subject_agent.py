@@ -52,6 +52,10 @@ class SubjectState(Protocol):
 S = TypeVar("S", bound=SubjectState)
 
 
+# Reads one of a subject's stored segments by id (None when there is none).
+SegmentReader = Callable[[str], Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Segmented(Generic[S]):
     """How a kind whose state is too large to rewrite whole stores it: a head plus segments.
@@ -62,7 +66,6 @@ class Segmented(Generic[S]):
     """
 
     head: Callable[[S], dict[str, Any]]
-    load: Callable[[dict[str, Any], Callable[[str], Any]], S]
     take_dirty: Callable[[S], dict[str, Any | None]]
 
 
@@ -71,13 +74,42 @@ class SubjectKind(Generic[S]):
     """A subject kind's pure parts, as the plumbing calls them."""
 
     name: str
-    load: Callable[[dict[str, Any]], S] | None
+    # Rebuilds a state from its stored document (a segmented kind's head) and its segments.
+    load: Callable[[dict[str, Any], SegmentReader], S]
     process: Callable[[S | None, str, Sequence[RoutedEvent], Context], tuple[S, Outcome]]
     is_empty: Callable[[S], bool]
     # Findings of the final kind (scoring) are alerts; every other kind's go to scoring.
     final: bool = False
-    # Set for a kind stored in segments (then ``load`` is unused).
+    # Set for a kind stored in segments.
     segmented: Segmented[S] | None = None
+
+
+def stored_whole(from_doc: Callable[[dict[str, Any]], S]) -> Callable[[dict[str, Any], SegmentReader], S]:
+    """The ``load`` of a kind stored as one document: it reads no segments."""
+    def load(doc: dict[str, Any], _read_segment: SegmentReader) -> S:
+        return from_doc(doc)
+    return load
+
+
+def encode_state(kind: SubjectKind[S], state: S | None) -> bytes | None:
+    """The bytes a state is stored as (a segmented kind: its head); None deletes it."""
+    if state is None or kind.is_empty(state):
+        return None
+    return orjson.dumps(state if kind.segmented is None else kind.segmented.head(state))
+
+
+def encode_segment(segment: Any) -> bytes | None:
+    """The bytes a segment is stored as; None (an emptied segment) deletes it."""
+    return None if segment is None else orjson.dumps(segment)
+
+
+def decode_state(kind: SubjectKind[S], raw: bytes, read_stored_segment: Callable[[str], bytes | None]) -> S:
+    """Rebuild a state from its stored bytes and, for a segmented kind, its stored segments."""
+    def read_segment(segment_id: str) -> Any:
+        stored = read_stored_segment(segment_id)
+        return None if stored is None else orjson.loads(stored)
+
+    return kind.load(orjson.loads(raw), read_segment)
 
 
 # Between a subject's key and a segment id in a segment's table key; never in a subject key.
@@ -142,10 +174,6 @@ def _decode_due(_partition: int, _key: bytes, raw: bytes) -> int:
     return int(raw)
 
 
-def _encode_segment(segment: Any) -> bytes | None:
-    return None if segment is None else orjson.dumps(segment)
-
-
 def _segment_not_read(_partition: int, _key: bytes, _raw: bytes) -> None:
     # Segments are read with their head (``_decode_state``) and live inside the
     # state; the segment table only writes them and remembers what it stored.
@@ -170,7 +198,7 @@ class SubjectAgent(Generic[S]):
                                   settings.state_cache_entries)
         self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_due, _decode_due,
                                         settings.state_cache_entries)
-        self.segments = StagedTable(runtime.changelog_writer, table, _encode_segment, _segment_not_read,
+        self.segments = StagedTable(runtime.changelog_writer, table, encode_segment, _segment_not_read,
                                     settings.state_cache_entries)
         self.boards: dict[int, ProgressBoard] = {}
         self.stages: dict[int, PartitionStage] = {}
@@ -180,22 +208,13 @@ class SubjectAgent(Generic[S]):
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
 
     def _encode_state(self, state: S | None) -> bytes | None:
-        if state is None or self.kind.is_empty(state):
-            return None
-        segmented = self.kind.segmented
-        return orjson.dumps(state if segmented is None else segmented.head(state))
+        return encode_state(self.kind, state)
 
     def _decode_state(self, partition: int, key: bytes, raw: bytes) -> S:
-        segmented = self.kind.segmented
-        if segmented is None:
-            assert self.kind.load is not None
-            return self.kind.load(orjson.loads(raw))
+        def read_stored(segment_id: str) -> bytes | None:
+            return self.segments.stored(partition, key + SEGMENT_SEPARATOR + segment_id.encode())
 
-        def read_segment(segment_id: str) -> Any:
-            stored = self.segments.stored(partition, key + SEGMENT_SEPARATOR + segment_id.encode())
-            return None if stored is None else orjson.loads(stored)
-
-        return segmented.load(orjson.loads(raw), read_segment)
+        return decode_state(self.kind, raw, read_stored)
 
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a

@@ -23,6 +23,7 @@ from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
 from streams.alerts import new_versions
 from streams.settings import Settings
+from streams.subject_agent import SubjectKind, decode_state, encode_segment, encode_state
 
 LATENESS_MS = int(Settings().allowed_lateness_s * 1000)
 
@@ -30,8 +31,11 @@ LATENESS_MS = int(Settings().allowed_lateness_s * 1000)
 class Oracle:
     """Feeds events through the pure logic; ``alerts`` holds the newest finding per alert id."""
 
-    def __init__(self, rules: RuleBook, watchlist: Watchlist | None = None) -> None:
+    def __init__(self, rules: RuleBook, watchlist: Watchlist | None = None, reload: bool = False) -> None:
+        """``reload``: store every state after each step and go on from what loads back, as after a restart."""
         self.rules = rules
+        self.reload = reload
+        self.stored_segments: dict[tuple[str, str, str], bytes] = {}
         self.watchlist = watchlist or Watchlist()
         self.kinds = {kind.name: kind for kind in KINDS}
         self.states: dict[str, dict[str, Any]] = {name: {} for name in self.kinds}
@@ -97,13 +101,26 @@ class Oracle:
         if kind.is_empty(state):
             self.states[subject_kind].pop(key, None)
         else:
-            self.states[subject_kind][key] = state
+            self.states[subject_kind][key] = self._reloaded(kind, key, state) if self.reload else state
         if outcome.next_due is None:
             self.due.pop((subject_kind, key), None)
         else:
             self.due[(subject_kind, key)] = outcome.next_due
         for forward in outcome.forwards:
             self._process(forward.subject_kind, forward.key, [(forward.kind, forward.event)])
+
+    def _reloaded(self, kind: SubjectKind[Any], key: str, state: Any) -> Any:
+        """The state as stored by the subject agents and loaded back."""
+        if kind.segmented is not None:
+            for segment_id, segment in kind.segmented.take_dirty(state).items():
+                stored = encode_segment(segment)
+                if stored is None:
+                    self.stored_segments.pop((kind.name, key, segment_id), None)
+                else:
+                    self.stored_segments[(kind.name, key, segment_id)] = stored
+        raw = encode_state(kind, state)
+        assert raw is not None
+        return decode_state(kind, raw, lambda segment_id: self.stored_segments.get((kind.name, key, segment_id)))
 
     def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
         """Hand new findings to scoring, through their JSON form as on the wire."""

@@ -2,7 +2,9 @@
 
 ``read`` finds a key in the partition it belongs to, without Faust's
 look-up of the current event and its KeyError on every miss (most
-subjects are new when first read). ``apply_changes`` writes one checkpoint's changes of a partition straight
+subjects are new when first read).
+
+``apply_changes`` writes one checkpoint's changes of a partition straight
 to the store. Faust's ``apply_changelog_batch`` takes changelog events
 instead: the checkpoint built two objects per record for it to read back
 (6 % of the worker's main thread in py-spy), and it wrote the changelog

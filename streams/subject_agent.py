@@ -116,6 +116,11 @@ def decode_state(kind: SubjectKind[S], raw: bytes, read_stored_segment: Callable
 SEGMENT_SEPARATOR = b"\x1f"
 
 
+def segment_key(subject_key: bytes, segment_id: str) -> bytes:
+    """The table key a subject's segment is stored under."""
+    return subject_key + SEGMENT_SEPARATOR + segment_id.encode()
+
+
 @dataclass(slots=True)
 class PartitionTimers:
     """Due times of one partition's subjects: a heap with lazy deletion."""
@@ -212,7 +217,7 @@ class SubjectAgent(Generic[S]):
 
     def _decode_state(self, partition: int, key: bytes, raw: bytes) -> S:
         def read_stored(segment_id: str) -> bytes | None:
-            return self.segments.stored(partition, key + SEGMENT_SEPARATOR + segment_id.encode())
+            return self.segments.stored(partition, segment_key(key, segment_id))
 
         return decode_state(self.kind, raw, read_stored)
 
@@ -294,9 +299,9 @@ class SubjectAgent(Generic[S]):
             self.states.changed(partition, raw_key, state)
             if self.kind.segmented is not None:
                 for segment_id, segment in self.kind.segmented.take_dirty(state).items():
-                    segment_key = raw_key + SEGMENT_SEPARATOR + segment_id.encode()
-                    self.segments.entry(partition, segment_key)
-                    self.segments.changed(partition, segment_key, segment)
+                    stored_as = segment_key(raw_key, segment_id)
+                    self.segments.entry(partition, stored_as)
+                    self.segments.changed(partition, stored_as, segment)
             to_send = new_versions(outcome.findings, state.raised)
             if self.kind.final:
                 if to_send:

@@ -145,9 +145,6 @@ class Router:
 
     async def report_progress(self) -> None:
         """Timer: report every assigned input partition's progress to every subject partition."""
-        app = self.app
-        if app.rebalancing or app.in_recovery or not self.runtime.assigned_once:
-            return
         try:
             async with self.turn:
                 await self._report_progress()
@@ -157,6 +154,9 @@ class Router:
 
     async def _report_progress(self) -> None:
         app = self.app
+        # Asked once the turn is ours: a rebalance may have begun while a step ran.
+        if app.rebalancing or app.in_recovery or not self.runtime.assigned_once:
+            return
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self.feeds]
         if not assigned:
             return

@@ -117,6 +117,22 @@ def test_a_new_version_rewrites_only_its_hour_segment():
     assert list(declarant.take_dirty_segments(state)) == [str((T0 + 2 * HOUR) // declarant.SEGMENT_MS)]
 
 
+def test_a_forgotten_declaration_seen_again_is_remembered_anew_in_its_new_hour():
+    key = "DCL-S5"
+    lodged = declaration(declarant_id=key, event_time=T0)
+    state, _ = declarant.process(None, key, [("decl", lodged)], Context(RULES, T0, LATENESS, T0))
+    later = T0 + 20 * DAY
+    # Forgetting runs when stream time settles something on a new day.
+    other = declaration(declarant_id=key, event_time=later)
+    state, _ = declarant.process(state, key, [("decl", other)], Context(RULES, later, LATENESS, T0))
+    assert state.find(lodged["declaration_id"]) is None
+    again = {**lodged, "event_id": next_id("ev-c"), "action": "CLEARED", "event_time": later}
+    state, _ = declarant.process(state, key, [("decl", again)], Context(RULES, later, LATENESS, T0))
+    found = state.find(lodged["declaration_id"])
+    assert found is not None and found[0] == str(later // declarant.SEGMENT_MS)
+    assert [v["event_id"] for v in found[1]["versions"]] == [again["event_id"]]
+
+
 V1_STATES = Path(__file__).with_name("declarant_v1_states.json")
 # Stream time behind each event in that file, so its states hold declarations still waiting.
 V1_LAG = 3 * HOUR

@@ -79,6 +79,8 @@ def find_clusters(parcels: Sequence[Parcel], rules: RuleBook) -> list[Cluster]:
     """
     config = rules[RULE_ID]
     min_count = int(config.number("min_declarations"))
+    if len(parcels) < min_count:
+        return []  # most importers: no window can qualify, so none is built
     min_total = config.number("min_total_usd")
 
     def qualifying(window: Sequence[Parcel], _first: Parcel) -> bool:

@@ -26,7 +26,7 @@ from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
 from agents.rules.scoring import history_key
-from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, routes_for
+from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
 from streams.errors import PoisonEvent, TransientError, UndecodableEvent
 from streams.routing import Outbox
 from streams.runtime import Runtime, settle
@@ -106,6 +106,7 @@ class Router:
         now = wall_ms()
         latest = now + self.max_ahead_ms
         rules = runtime.rules.current
+        resting = resting_kinds(rules)
         seen_tps: set[str] = set()
         counts: Counter[str] = Counter()
         sends: list[Any] = []
@@ -124,7 +125,7 @@ class Router:
             self.tracker.saw(tp, record["event_time"], message.offset, now)
             seen_tps.add(tp)
             counts[feed] += 1
-            routes = routes_for(feed, record)
+            routes = routes_for(feed, record, resting)
             for route in routes:
                 if self.links.is_news(route):
                     outboxes[route.subject_kind].add(route.key, route.kind, route.fields)

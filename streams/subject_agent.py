@@ -33,7 +33,7 @@ from faust.streams import Stream
 
 from agents.rules.scoring import history_key
 from agents.subjects.common import Context, Outcome, RoutedEvent
-from agents.subjects.routes import SCORING
+from agents.subjects.routes import SCORING, resting_kinds
 from streams.alerts import new_versions
 from streams.routing import Outbox, decode_batch, partition_for
 from streams.runtime import Runtime, settle
@@ -151,13 +151,25 @@ class PartitionTimers:
         return due_keys
 
 
-def stream_start_key(partition: int, partitions: int) -> str:
-    """The timer-table key holding when ``partition`` first saw stream time.
+def partition_record_key(name: str, partition: int, partitions: int) -> str:
+    """The timer-table key of one of ``partition``'s own records (``stream-start``, ``resting``).
 
     Keys place themselves by hash, so this finds the first of a fixed series
     that lands in the partition.
     """
-    return next(key for n in itertools.count() if partition_for(key := f"~stream-start~{n}", partitions) == partition)
+    return next(key for n in itertools.count() if partition_for(key := f"~{name}~{n}", partitions) == partition)
+
+
+def observation_start(start: int | None, was_resting: bool, resting: bool, watermark: int | None) -> int | None:
+    """When a subject partition's observation began, after a batch processed while its kind rests or not.
+
+    It begins at the first stream time known, and again when the kind stops
+    resting: the events of its rest never reached it, so a rule that needs
+    history (DECLARANT_SURGE's baseline) must not take that hole for quiet days.
+    """
+    if start is None or (was_resting and not resting):
+        return watermark
+    return start
 
 
 @dataclass(slots=True)
@@ -166,6 +178,8 @@ class PartitionStage:
 
     timers: PartitionTimers
     stream_start: int | None
+    # Whether the kind was resting (sent no events, its rules all disabled) at the last batch.
+    resting: bool
     events: list[Any] = field(default_factory=list)
     alert_sends: list[Any] = field(default_factory=list)
     last_checkpoint: float = field(default_factory=time.monotonic)
@@ -207,6 +221,7 @@ class SubjectAgent(Generic[S]):
                                     settings.state_cache_entries)
         self.boards: dict[int, ProgressBoard] = {}
         self.stages: dict[int, PartitionStage] = {}
+        self.record_keys: dict[int, tuple[str, str]] = {}
         self.generation = 0
         self.stream: faust.StreamT[bytes] | None = None
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
@@ -251,17 +266,31 @@ class SubjectAgent(Generic[S]):
                 await self.stream.ack(event)
             step.observe(time.perf_counter() - started)
 
+    def _record_keys(self, partition: int) -> tuple[str, str]:
+        """The timer-table keys of the partition's stream start and its resting mark."""
+        keys = self.record_keys.get(partition)
+        if keys is None:
+            keys = self.record_keys[partition] = (partition_record_key("stream-start", partition, self.partitions),
+                                                  partition_record_key("resting", partition, self.partitions))
+        return keys
+
+    def _set_record(self, partition: int, key: str, value: int | None) -> None:
+        raw_key = key.encode()
+        self.timer_states.entry(partition, raw_key)  # staged again if evicted since
+        self.timer_states.changed(partition, raw_key, value)
+
     def _stage_for(self, partition: int) -> PartitionStage:
         stage = self.stages.get(partition)
         if stage is None:
             timers = PartitionTimers()
-            start_key = stream_start_key(partition, self.partitions)
+            start_key, resting_key = self._record_keys(partition)
             for raw_key, raw_due in self.timer_states.table.items():
                 key = raw_key.decode()
-                if key != start_key and partition_for(key, self.partitions) == partition:
+                if key not in (start_key, resting_key) and partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
             start = self.timer_states.entry(partition, start_key.encode()).value
-            stage = self.stages[partition] = PartitionStage(timers, start)
+            resting = self.timer_states.entry(partition, resting_key.encode()).value is not None
+            stage = self.stages[partition] = PartitionStage(timers, start, resting)
         return stage
 
     async def process_message(self, partition: int, event: Any) -> None:
@@ -276,10 +305,17 @@ class SubjectAgent(Generic[S]):
         if watermark is not None:
             runtime.metrics.stream_time_lag.labels(self.kind.name).set(max(0, now - watermark) / 1000)
         stage = self._stage_for(partition)
-        if stage.stream_start is None and watermark is not None:
-            stage.stream_start = watermark
-            self.timer_states.changed(partition, stream_start_key(partition, self.partitions).encode(), watermark)
-        context = Context(runtime.rules.current, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
+        rules = runtime.rules.current
+        resting = self.kind.name in resting_kinds(rules)
+        start = observation_start(stage.stream_start, stage.resting, resting, watermark)
+        start_key, resting_key = self._record_keys(partition)
+        if start != stage.stream_start:
+            stage.stream_start = start
+            self._set_record(partition, start_key, start)
+        if resting != stage.resting:
+            stage.resting = resting
+            self._set_record(partition, resting_key, 1 if resting else None)
+        context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
                           runtime.prices)
 
         by_key: dict[str, list[RoutedEvent]] = {}

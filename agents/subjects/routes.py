@@ -1,7 +1,9 @@
 """Where each input event goes: which subjects (shipment, importer, container, ...) must see it.
 
 One repartition per key kind: the router sends every event once to each
-subject kind that needs it, trimmed to the fields that kind uses.
+subject kind that needs it, trimmed to the fields that kind uses. A kind
+that serves only rules that are all disabled rests: it is sent nothing, so
+a disabled rule costs nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.rules import amendment_churn, declarant_surge, split_shipment, undervaluation
+from agents.rules.config import RuleBook
 from agents.subjects.hs_code import priced_lines
 from agents.subjects.importer import is_split_candidate
 
@@ -23,6 +27,20 @@ SCORING = "scoring"
 SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES, SCORING)
 # The kinds that wait for stream time, and so need the router's progress reports.
 TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES)
+# The kinds that serve nothing but these rules. Shipments and containers serve
+# most rules and scoring every alert: they never rest.
+SERVES_ONLY: dict[str, tuple[str, ...]] = {
+    IMPORTERS: (split_shipment.RULE_ID,),
+    DECLARANTS: (amendment_churn.RULE_ID, declarant_surge.RULE_ID),
+    HS_CODES: (undervaluation.RULE_ID,),
+}
+NONE_RESTING: frozenset[str] = frozenset()
+
+
+def resting_kinds(rules: RuleBook) -> frozenset[str]:
+    """The subject kinds none of whose rules is enabled: they are sent no events."""
+    resting = [kind for kind, rule_ids in SERVES_ONLY.items() if not any(map(rules.enabled, rule_ids))]
+    return frozenset(resting) if resting else NONE_RESTING
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +66,22 @@ def _links(event: Mapping[str, Any]) -> list[Route]:
     ]
 
 
-def routes_for(feed: str, event: Mapping[str, Any]) -> list[Route]:
+def routes_for(feed: str, event: Mapping[str, Any], resting: frozenset[str] = NONE_RESTING) -> list[Route]:
     """The subjects an event of ``feed`` (declaration, manifest, gate_event) goes to.
 
     A gate event naming neither a transport document nor a container goes
     nowhere: only its own checks (a broken seal) apply, in the router.
+    Kinds in ``resting`` get nothing.
     """
     if feed == "declaration":
         # Only the HS codes need the items, summed per code; leaving them behind keeps batches small.
         slim = {k: v for k, v in event.items() if k != "items"}
-        routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim),
-                  Route(DECLARANTS, event["declarant_id"], "decl", slim)]
-        routes.extend(Route(HS_CODES, hs6, "line", line) for hs6, line in priced_lines(event).items())
-        if is_split_candidate(event):
+        routes = [Route(SHIPMENTS, event["transport_doc_no"], "decl", slim)]
+        if DECLARANTS not in resting:
+            routes.append(Route(DECLARANTS, event["declarant_id"], "decl", slim))
+        if HS_CODES not in resting:
+            routes.extend(Route(HS_CODES, hs6, "line", line) for hs6, line in priced_lines(event).items())
+        if IMPORTERS not in resting and is_split_candidate(event):
             routes.append(Route(IMPORTERS, event["importer_id"], "decl", slim))
         return routes + _links(event)
     if feed == "manifest":

@@ -36,6 +36,7 @@ from agents.rules.exit_without_clearance import RULE_ID as EXIT_RULE
 from agents.rules.exit_without_clearance import skew_ms
 from streams.alert_clock import AlertClock
 from streams.broker import EmbeddedBroker, free_port
+from streams.control import change_rule, effective_rules
 from streams.errors import UserError
 from streams.evaluation import WAITING_RULES, percentile
 from streams.metrics import scrape_totals
@@ -80,12 +81,29 @@ class BenchResult:
     peak_rss_mb: float
     partitions: int
     cpus: int
+    # The rules enabled for the run.
+    rules: list[str]
 
 
 def read_counters(url: str) -> tuple[float, float, float]:
     """(input events routed, subject events applied, alerts raised) from ``/metrics``."""
     totals = scrape_totals(url, COUNTERS)
     return (totals[COUNTERS[0]], totals[COUNTERS[1]], totals[COUNTERS[2]])
+
+
+def enable_only(settings: Settings, rule_ids: Iterable[str] | None) -> list[str]:
+    """Disable, through the rules topic, every rule not in ``rule_ids`` (None: leave them); return the enabled ones."""
+    book = effective_rules(settings)
+    if rule_ids is None:
+        return sorted(rule_id for rule_id in book.rules if book.enabled(rule_id))
+    wanted = set(rule_ids)
+    unknown = wanted - set(book.rules)
+    if unknown:
+        raise UserError(f"unknown rules {', '.join(sorted(unknown))}; rules: {', '.join(sorted(book.rules))}")
+    for rule_id in sorted(set(book.rules) - wanted):
+        if book.enabled(rule_id):
+            change_rule(settings, rule_id, enabled=False, updated_by="cargoguard bench")
+    return sorted(wanted)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -188,8 +206,13 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
                     "alerts": int(last[2])}
 
 
-def run_bench(settings: Settings, events: int, seed: int, as_json: bool) -> BenchResult:
-    """Run the benchmark on a fresh embedded broker and print the result."""
+def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
+              only_rules: Iterable[str] | None = None) -> BenchResult:
+    """Run the benchmark on a fresh embedded broker and print the result.
+
+    ``only_rules``: run with just these rules enabled (the others disabled
+    through the rules topic before the worker starts).
+    """
     console = Console(stderr=True)
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-bench-"))
     address = f"127.0.0.1:{free_port()}"
@@ -202,6 +225,7 @@ def run_bench(settings: Settings, events: int, seed: int, as_json: bool) -> Benc
         with (workdir / "broker.log").open("wb") as log, \
                 EmbeddedBroker(address, settings.tansu_bin, log=log):
             create_topics(bench_settings)
+            rules = enable_only(bench_settings, only_rules)
             worker, throughput = run_throughput(bench_settings, events, seed, workdir, console)
             try:
                 console.print(f"throughput: {throughput['events_per_s']:,.0f} events/s; measuring latency")
@@ -213,7 +237,7 @@ def run_bench(settings: Settings, events: int, seed: int, as_json: bool) -> Benc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result = BenchResult(**throughput, **latency, peak_rss_mb=round(rss, 1),
-                         partitions=settings.partitions, cpus=os.cpu_count() or 0)
+                         partitions=settings.partitions, cpus=os.cpu_count() or 0, rules=rules)
     if as_json:
         print(json.dumps(asdict(result)))
     else:
@@ -241,4 +265,5 @@ def print_result(result: BenchResult) -> None:
     table.add_row("exit decision after skew, p50", ms(result.exit_decision_delay_p50_ms))
     table.add_row("peak RSS (worker)", f"{result.peak_rss_mb:,.0f} MiB")
     table.add_row("partitions / CPUs", f"{result.partitions} / {result.cpus}")
+    table.add_row("rules enabled", f"{len(result.rules)}: {', '.join(result.rules)}")
     Console().print(table)

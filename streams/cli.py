@@ -333,13 +333,16 @@ def watchlist_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--events", type=int, default=200_000, show_default=True, help="Events in the workload.")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--rules", "only_rules", metavar="RULE_ID,...",
+              help="Enable only these rules for the run (default: the rules as configured).")
 @click.pass_context
-def bench(ctx: click.Context, events: int, seed: int, as_json: bool) -> None:
+def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules: str | None) -> None:
     """Benchmark the full pipeline on the embedded broker: events/s, latency, memory."""
     from streams.bench import run_bench
 
     settings = settings_from(ctx)
-    run_bench(settings, events=events, seed=seed, as_json=as_json)
+    rule_ids = None if only_rules is None else [r.strip().upper() for r in only_rules.split(",") if r.strip()]
+    run_bench(settings, events=events, seed=seed, as_json=as_json, only_rules=rule_ids)
 
 
 @cli.command()

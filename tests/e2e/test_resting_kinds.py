@@ -1,0 +1,118 @@
+"""A subject kind whose rules are all disabled is sent nothing, and works again once one is enabled."""
+
+import re
+import time
+import urllib.request
+
+import pytest
+
+from streams.bench import enable_only
+from streams.control import change_rule, effective_rules
+from streams.errors import UserError
+from streams.metrics import scrape_totals
+from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, parcel
+from tests.conftest import newest_versions
+
+pytestmark = pytest.mark.e2e
+
+# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
+APPLY_S = 2.0
+
+
+def split_story(start):
+    buyer = next_id("BUYER")
+    events = [("declaration", parcel(buyer, 25.0, start + i * MINUTE)) for i in range(5)]
+    # Later events on every feed move stream time past the parcels.
+    events += [("declaration", declaration(event_time=start + 2 * HOUR)),
+               ("gate_event", gate_event("IN", event_time=start + 2 * HOUR))]
+    return buyer, events
+
+
+def subject_events(worker, kind):
+    """Routed events the worker's subjects of ``kind`` have applied."""
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(rf'^cargoguard_subject_events_total\{{[^}}]*subject_kind="{kind}"[^}}]*\}} (\S+)$', text, re.M)
+    return 0.0 if found is None else float(found.group(1))
+
+
+def test_a_disabled_rule_costs_its_subject_kind_nothing_until_it_is_enabled_again(deployment):
+    deployed = deployment()
+    worker = deployed.start_worker()
+    change_rule(deployed.settings, "SPLIT_SHIPMENT", enabled=False, updated_by="test")
+    time.sleep(APPLY_S)
+    resting_buyer, events = split_story(T0)
+    deployed.publish(events)
+    wait_routed(worker, len(events))
+    assert subject_events(worker, "importers") == 0, worker.tail()
+
+    change_rule(deployed.settings, "SPLIT_SHIPMENT", enabled=True, updated_by="test")
+    time.sleep(APPLY_S)
+    buyer, events = split_story(T0 + 5 * HOUR)
+    deployed.publish(events)
+    alerts = newest_versions(deployed.read_topic(
+        "alerts", "alert", until=lambda seen: any(a["subject_id"] == buyer for a in seen), timeout_s=60, settle_s=1))
+    split = {a["subject_id"] for a in alerts.values() if a["rule_id"] == "SPLIT_SHIPMENT"}
+    assert split == {buyer}, worker.tail()
+    assert subject_events(worker, "importers") == 5
+    worker.stop()
+
+
+def test_bench_enables_only_the_rules_it_is_given(deployment):
+    deployed = deployment()
+    four = ["EXIT_WITHOUT_CLEARANCE", "MANIFEST_MISMATCH", "SEAL_BROKEN", "SPLIT_SHIPMENT"]
+    assert enable_only(deployed.settings, four) == four
+    book = effective_rules(deployed.settings)
+    assert sorted(rule_id for rule_id in book.rules if book.enabled(rule_id)) == four
+    with pytest.raises(UserError, match="unknown rules NO_SUCH_RULE"):
+        enable_only(deployed.settings, ["SPLIT_SHIPMENT", "NO_SUCH_RULE"])
+
+
+def wait_routed(worker, count):
+    deadline = time.monotonic() + 30
+    while scrape_totals(worker.url + "/metrics", ["cargoguard_events_total"])["cargoguard_events_total"] < count:
+        assert time.monotonic() < deadline, worker.tail()
+        time.sleep(0.2)
+    time.sleep(2)  # what was routed has reached the subjects, and a progress report or two
+
+
+def test_declarants_back_from_a_rest_do_not_take_the_hole_for_quiet_days(deployment):
+    deployed = deployment()
+    worker = deployed.start_worker()
+    declarant = next_id("DCL")
+    day = 24 * HOUR
+
+    def filings(first_day, last_day, per_day, at):
+        return [("declaration", declaration(declarant_id=declarant, event_time=T0 + d * day + at + i * 20 * MINUTE))
+                for d in range(first_day, last_day + 1) for i in range(per_day)]
+
+    def moving_stream_time_to(time_ms):
+        return [("gate_event", gate_event("IN", event_time=time_ms))]
+
+    published = filings(0, 0, 1, 9 * HOUR) + moving_stream_time_to(T0 + 10 * HOUR)
+    deployed.publish(published)
+    wait_routed(worker, len(published))
+
+    # A busy declarant, 20 filings a day, while its rules are off: the declarants never see them.
+    for rule_id in ("AMENDMENT_CHURN", "DECLARANT_SURGE"):
+        change_rule(deployed.settings, rule_id, enabled=False, updated_by="test")
+    time.sleep(APPLY_S)
+    busy = filings(1, 4, 20, 1 * HOUR) + moving_stream_time_to(T0 + 4 * day + 10 * HOUR)
+    deployed.publish(busy)
+    published += busy
+    wait_routed(worker, len(published))
+
+    # Back on, 25 filings in the next morning: as busy as ever, no surge. Had the
+    # declarants' observation still begun on day 0, days 1-4 would look empty.
+    for rule_id in ("AMENDMENT_CHURN", "DECLARANT_SURGE"):
+        change_rule(deployed.settings, rule_id, enabled=True, updated_by="test")
+    time.sleep(APPLY_S + 1)
+    morning = filings(5, 5, 25, 0) + moving_stream_time_to(T0 + 6 * day)
+    deployed.publish(morning)
+    published += morning
+    wait_routed(worker, len(published))
+    time.sleep(3)
+    alerts = deployed.read_topic("alerts", "alert", until=lambda seen: False, timeout_s=3, settle_s=1)
+    assert [a for a in alerts if a["rule_id"] == "DECLARANT_SURGE"] == [], worker.tail()
+    assert subject_events(worker, "declarants") == 1 + 25  # none of the busy days'
+    worker.stop()

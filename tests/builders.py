@@ -110,3 +110,15 @@ def gate_event(direction: str = "IN", **fields: Any) -> dict[str, Any]:
     }
     record.update(fields)
     return record
+
+
+def split_parcels(count: int, start: int) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """A new importer and ``count`` 25 USD parcels to it, a minute apart from ``start``."""
+    buyer = next_id("BUYER")
+    return buyer, [("declaration", parcel(buyer, 25.0, start + i * MINUTE)) for i in range(count)]
+
+
+def stream_time_movers(start: int) -> list[tuple[str, dict[str, Any]]]:
+    """Events two hours after ``start`` on the declaration and gate feeds: stream time passes what came before."""
+    return [("declaration", declaration(event_time=start + 2 * HOUR)),
+            ("gate_event", gate_event("IN", event_time=start + 2 * HOUR))]

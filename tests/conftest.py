@@ -32,6 +32,8 @@ from streams.topics import TopicNames, create_topics
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_S = 90.0
+# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
+APPLY_S = 2.0
 
 
 @pytest.fixture(scope="session")

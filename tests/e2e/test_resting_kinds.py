@@ -10,22 +10,15 @@ from streams.bench import enable_only
 from streams.control import change_rule, effective_rules
 from streams.errors import UserError
 from streams.metrics import scrape_totals
-from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, parcel
-from tests.conftest import newest_versions
+from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, split_parcels, stream_time_movers
+from tests.conftest import APPLY_S, newest_versions
 
 pytestmark = pytest.mark.e2e
 
-# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
-APPLY_S = 2.0
-
 
 def split_story(start):
-    buyer = next_id("BUYER")
-    events = [("declaration", parcel(buyer, 25.0, start + i * MINUTE)) for i in range(5)]
-    # Later events on every feed move stream time past the parcels.
-    events += [("declaration", declaration(event_time=start + 2 * HOUR)),
-               ("gate_event", gate_event("IN", event_time=start + 2 * HOUR))]
-    return buyer, events
+    buyer, events = split_parcels(5, start)
+    return buyer, events + stream_time_movers(start)
 
 
 def subject_events(worker, kind):

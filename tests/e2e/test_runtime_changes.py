@@ -6,25 +6,10 @@ import pytest
 
 from agents.rules.watchlist_hit import WatchEntry
 from streams.control import add_watch_entry, change_rule, remove_watch_entry
-from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, parcel
-from tests.conftest import newest_versions
+from tests.builders import HOUR, MINUTE, T0, gate_event, split_parcels, stream_time_movers
+from tests.conftest import APPLY_S, newest_versions
 
 pytestmark = pytest.mark.e2e
-
-# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
-APPLY_S = 2.0
-
-
-def parcels(count, start):
-    buyer = next_id("BUYER")
-    return buyer, [("declaration", parcel(buyer, 25.0, start + i * MINUTE)) for i in range(count)]
-
-
-def flush_stream_time(start):
-    # Later events on every feed move stream time past everything before them.
-    return [("declaration", declaration(event_time=start + 2 * HOUR)),
-            ("gate_event", gate_event("IN", event_time=start + 2 * HOUR)),
-            ]
 
 
 def alerts_of(deployed, count):
@@ -40,10 +25,10 @@ def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deploy
     add_watch_entry(deployed.settings, WatchEntry(entry_id="W-1", subject_type="VEHICLE", value="29H-77777",
                                                   severity="CRITICAL", reason="stolen plates", added_at=T0))
     time.sleep(APPLY_S)
-    four_buyer, four = parcels(4, T0)
-    five_buyer, five = parcels(5, T0 + 10 * MINUTE)
+    four_buyer, four = split_parcels(4, T0)
+    five_buyer, five = split_parcels(5, T0 + 10 * MINUTE)
     watched = gate_event("IN", vehicle_plate="29H-77777", event_time=T0 + 20 * MINUTE)
-    deployed.publish(four + five + [("gate_event", watched)] + flush_stream_time(T0))
+    deployed.publish(four + five + [("gate_event", watched)] + stream_time_movers(T0))
 
     alerts = alerts_of(deployed, 2)
     by_rule = {(a["rule_id"], a["subject_id"]): a for a in alerts.values()}
@@ -55,9 +40,9 @@ def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deploy
     worker.stop()
     worker = deployed.start_worker()
     start = T0 + 5 * HOUR
-    four_buyer, four = parcels(4, start)
+    four_buyer, four = split_parcels(4, start)
     again = gate_event("IN", vehicle_plate="29H-77777", event_time=start + 20 * MINUTE)
-    deployed.publish(four + [("gate_event", again)] + flush_stream_time(start))
+    deployed.publish(four + [("gate_event", again)] + stream_time_movers(start))
     alerts = alerts_of(deployed, 3)
     assert ("SPLIT_SHIPMENT", four_buyer) not in {(a["rule_id"], a["subject_id"]) for a in alerts.values()}
     assert sum(1 for a in alerts.values() if a["rule_id"] == "WATCHLIST_HIT") == 2, worker.tail()
@@ -67,7 +52,7 @@ def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deploy
     time.sleep(APPLY_S)
     start = T0 + 10 * HOUR
     deployed.publish([("gate_event", gate_event("IN", vehicle_plate="29H-77777", event_time=start))]
-                     + flush_stream_time(start))
+                     + stream_time_movers(start))
     time.sleep(3)
     alerts = alerts_of(deployed, 3)
     assert sum(1 for a in alerts.values() if a["rule_id"] == "WATCHLIST_HIT") == 2

@@ -54,8 +54,16 @@ WORKLOAD_RATE = 20.0
 # 0.1 s that was 4.5 % of its time (py-spy). Every 0.25 s it is under 2 %, and
 # the run's start and end are still known to a quarter second.
 METRICS_POLL_S = 0.25
-# The pipeline is done when its counters stay still this long.
+# The pipeline is done when its counters stay still this long beyond the
+# wait for stream time: the last decisions (exits, clusters) come only once
+# the input partitions count as idle and a progress report has said so, and
+# no counter moves meanwhile.
 QUIET_S = 2.0
+
+
+def quiet_after_s(settings: Settings) -> float:
+    """How long the counters must stay still before the run counts as done."""
+    return settings.idle_partition_after_s + 2 * settings.progress_interval_s + QUIET_S
 LATENCY_RATE = 300.0
 LATENCY_SECONDS = 30.0
 # Live stories compressed 3600-fold: an hour of port time per second.
@@ -184,6 +192,7 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
     first_routed: float | None = None
     last_change = time.monotonic()
     last: tuple[float, float, float] | None = None
+    quiet_s = quiet_after_s(settings)
     while True:
         if worker.poll() is not None:
             raise UserError(f"the worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
@@ -197,7 +206,7 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
             first_routed = now
         if counters != last:
             last, last_change = counters, now
-        if first_routed is not None and counters[0] >= events and now - last_change >= QUIET_S:
+        if first_routed is not None and counters[0] >= events and now - last_change >= quiet_s:
             break
         time.sleep(METRICS_POLL_S)
     assert first_routed is not None and last is not None

@@ -143,6 +143,11 @@ class StagedTable:
         staged.entries[key].value = value
         staged.dirty.add(key)
 
+    def put(self, partition: int, key: bytes, value: Any) -> None:
+        """Stage a new value for ``key`` without using its old one (read first, so its stored bytes are known)."""
+        self.entry(partition, key)
+        self.changed(partition, key, value)
+
     def dirty_count(self, partition: int) -> int:
         """How many keys of ``partition`` changed since its last checkpoint."""
         staged = self.partitions.get(partition)

@@ -177,6 +177,9 @@ class PartitionStage:
     """What one partition has processed since its last checkpoint."""
 
     timers: PartitionTimers
+    # The timer-table keys of the partition's stream start and resting mark.
+    start_key: bytes
+    resting_key: bytes
     stream_start: int | None
     # Whether the kind was resting (sent no events, its rules all disabled) at the last batch.
     resting: bool
@@ -221,7 +224,6 @@ class SubjectAgent(Generic[S]):
                                     settings.state_cache_entries)
         self.boards: dict[int, ProgressBoard] = {}
         self.stages: dict[int, PartitionStage] = {}
-        self.record_keys: dict[int, tuple[str, str]] = {}
         self.generation = 0
         self.stream: faust.StreamT[bytes] | None = None
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
@@ -266,31 +268,19 @@ class SubjectAgent(Generic[S]):
                 await self.stream.ack(event)
             step.observe(time.perf_counter() - started)
 
-    def _record_keys(self, partition: int) -> tuple[str, str]:
-        """The timer-table keys of the partition's stream start and its resting mark."""
-        keys = self.record_keys.get(partition)
-        if keys is None:
-            keys = self.record_keys[partition] = (partition_record_key("stream-start", partition, self.partitions),
-                                                  partition_record_key("resting", partition, self.partitions))
-        return keys
-
-    def _set_record(self, partition: int, key: str, value: int | None) -> None:
-        raw_key = key.encode()
-        self.timer_states.entry(partition, raw_key)  # staged again if evicted since
-        self.timer_states.changed(partition, raw_key, value)
-
     def _stage_for(self, partition: int) -> PartitionStage:
         stage = self.stages.get(partition)
         if stage is None:
             timers = PartitionTimers()
-            start_key, resting_key = self._record_keys(partition)
+            start_key = partition_record_key("stream-start", partition, self.partitions).encode()
+            resting_key = partition_record_key("resting", partition, self.partitions).encode()
             for raw_key, raw_due in self.timer_states.table.items():
                 key = raw_key.decode()
-                if key not in (start_key, resting_key) and partition_for(key, self.partitions) == partition:
+                if raw_key not in (start_key, resting_key) and partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
-            start = self.timer_states.entry(partition, start_key.encode()).value
-            resting = self.timer_states.entry(partition, resting_key.encode()).value is not None
-            stage = self.stages[partition] = PartitionStage(timers, start, resting)
+            start = self.timer_states.entry(partition, start_key).value
+            resting = self.timer_states.entry(partition, resting_key).value is not None
+            stage = self.stages[partition] = PartitionStage(timers, start_key, resting_key, start, resting)
         return stage
 
     async def process_message(self, partition: int, event: Any) -> None:
@@ -308,13 +298,12 @@ class SubjectAgent(Generic[S]):
         rules = runtime.rules.current
         resting = self.kind.name in resting_kinds(rules)
         start = observation_start(stage.stream_start, stage.resting, resting, watermark)
-        start_key, resting_key = self._record_keys(partition)
         if start != stage.stream_start:
             stage.stream_start = start
-            self._set_record(partition, start_key, start)
+            self.timer_states.put(partition, stage.start_key, start)
         if resting != stage.resting:
             stage.resting = resting
-            self._set_record(partition, resting_key, 1 if resting else None)
+            self.timer_states.put(partition, stage.resting_key, 1 if resting else None)
         context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
                           runtime.prices)
 
@@ -336,8 +325,7 @@ class SubjectAgent(Generic[S]):
             if self.kind.segmented is not None:
                 for segment_id, segment in self.kind.segmented.take_dirty(state).items():
                     stored_as = segment_key(raw_key, segment_id)
-                    self.segments.entry(partition, stored_as)
-                    self.segments.changed(partition, stored_as, segment)
+                    self.segments.put(partition, stored_as, segment)
             to_send = new_versions(outcome.findings, state.raised)
             if self.kind.final:
                 if to_send:
@@ -350,8 +338,7 @@ class SubjectAgent(Generic[S]):
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
                     forward.key, forward.kind, forward.event)
             if stage.timers.set(key, outcome.next_due):
-                self.timer_states.entry(partition, raw_key)
-                self.timer_states.changed(partition, raw_key, outcome.next_due)
+                self.timer_states.put(partition, raw_key, outcome.next_due)
         for subject_kind, outbox in forwards.items():
             stage.alert_sends.extend(await runtime.send_batches(subject_kind, outbox.by_partition, None))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -32,8 +33,7 @@ from streams.topics import TopicNames, create_topics
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_S = 90.0
-# Time for every worker to read a control-topic change (it follows with a 100 ms fetch wait).
-APPLY_S = 2.0
+METRIC_WAIT_S = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +88,28 @@ class WorkerProcess:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"worker not ready within {timeout_s} s:\n{self.tail()}")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of ``name``'s samples on ``/metrics`` whose labels include ``labels`` (0 when none)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        total = 0.0
+        for label_text, value in re.findall(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.M):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', label_text))
+            if all(found.get(label) == wanted for label, wanted in labels.items()):
+                total += float(value)
+        return total
+
+    def wait_metric(self, name: str, done: Callable[[float], bool], **labels: str) -> None:
+        """Block until ``done`` holds for :meth:`metric`; fail with the log's tail after a while."""
+        deadline = time.monotonic() + METRIC_WAIT_S
+        while not done(value := self.metric(name, **labels)):
+            assert time.monotonic() < deadline, f"{name}{labels} still {value}:\n{self.tail()}"
+            time.sleep(0.1)
+
+    def wait_rule_version(self, rule_id: str, version: int) -> None:
+        """Block until the worker has a rule change in force (it reads the rules topic on its own)."""
+        self.wait_metric("cargoguard_rule_version", lambda v: v == version, rule_id=rule_id)
 
     def tail(self, lines: int = 60) -> str:
         """The end of the worker's log."""

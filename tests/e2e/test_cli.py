@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from streams.broker import free_port, port_is_open
+from streams.metrics import scrape_totals
 from tests.builders import declaration, gate_event, next_id
 from tests.conftest import REPO
 
@@ -61,10 +62,8 @@ def test_up_demo_runs_everything_and_ctrl_c_stops_everything(tmp_path):
         deadline = time.monotonic() + 60
         routed = 0.0
         while routed == 0.0 and time.monotonic() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics") as response:
-                text = response.read().decode()
-            routed = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                         if line.startswith("cargoguard_events_total{"))
+            metrics_url = f"http://127.0.0.1:{web_port}/metrics"
+            routed = scrape_totals(metrics_url, ["cargoguard_events_total"])["cargoguard_events_total"]
             time.sleep(0.5)
         assert routed > 0, "the demo traffic never reached the worker"
         assert processes_mentioning(f"tcp://127.0.0.1:{broker_port}")

@@ -1,8 +1,6 @@
 """A worker killed mid-stream (SIGKILL) and restarted loses no finding and raises none twice."""
 
-import re
 import time
-import urllib.request
 
 import pytest
 
@@ -14,12 +12,6 @@ from tests.scenarios import build
 pytestmark = pytest.mark.e2e
 
 
-def events_routed(worker) -> float:
-    with urllib.request.urlopen(worker.url + "/metrics", timeout=2) as response:
-        text = response.read().decode()
-    return sum(float(v) for v in re.findall(r'^cargoguard_events_total\{[^}]*\} (\S+)$', text, re.M))
-
-
 def run(deployed, events, crash_at=None):
     """Publish, start a worker; with ``crash_at``, SIGKILL it once that share is routed and restart."""
     deployed.publish(events)
@@ -27,7 +19,7 @@ def run(deployed, events, crash_at=None):
     if crash_at is None:
         return None
     deadline = time.monotonic() + 60
-    while (routed := events_routed(worker)) < crash_at * len(events):
+    while (routed := worker.metric("cargoguard_events_total")) < crash_at * len(events):
         assert time.monotonic() < deadline, worker.tail()
         time.sleep(0.02)
     worker.kill()

@@ -1,17 +1,14 @@
 """A subject kind whose rules are all disabled is sent nothing, and works again once one is enabled."""
 
-import re
 import time
-import urllib.request
 
 import pytest
 
 from streams.bench import enable_only
 from streams.control import change_rule, effective_rules
 from streams.errors import UserError
-from streams.metrics import scrape_totals
 from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, split_parcels, stream_time_movers
-from tests.conftest import APPLY_S, newest_versions
+from tests.conftest import newest_versions
 
 pytestmark = pytest.mark.e2e
 
@@ -23,24 +20,24 @@ def split_story(start):
 
 def subject_events(worker, kind):
     """Routed events the worker's subjects of ``kind`` have applied."""
-    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
-        text = response.read().decode()
-    found = re.search(rf'^cargoguard_subject_events_total\{{[^}}]*subject_kind="{kind}"[^}}]*\}} (\S+)$', text, re.M)
-    return 0.0 if found is None else float(found.group(1))
+    return worker.metric("cargoguard_subject_events_total", subject_kind=kind)
+
+
+def set_enabled(deployed, worker, rule_id, enabled):
+    changed = change_rule(deployed.settings, rule_id, enabled=enabled, updated_by="test")
+    worker.wait_rule_version(rule_id, changed.version)
 
 
 def test_a_disabled_rule_costs_its_subject_kind_nothing_until_it_is_enabled_again(deployment):
     deployed = deployment()
     worker = deployed.start_worker()
-    change_rule(deployed.settings, "SPLIT_SHIPMENT", enabled=False, updated_by="test")
-    time.sleep(APPLY_S)
+    set_enabled(deployed, worker, "SPLIT_SHIPMENT", False)
     resting_buyer, events = split_story(T0)
     deployed.publish(events)
     wait_routed(worker, len(events))
     assert subject_events(worker, "importers") == 0, worker.tail()
 
-    change_rule(deployed.settings, "SPLIT_SHIPMENT", enabled=True, updated_by="test")
-    time.sleep(APPLY_S)
+    set_enabled(deployed, worker, "SPLIT_SHIPMENT", True)
     buyer, events = split_story(T0 + 5 * HOUR)
     deployed.publish(events)
     alerts = newest_versions(deployed.read_topic(
@@ -62,10 +59,7 @@ def test_bench_enables_only_the_rules_it_is_given(deployment):
 
 
 def wait_routed(worker, count):
-    deadline = time.monotonic() + 30
-    while scrape_totals(worker.url + "/metrics", ["cargoguard_events_total"])["cargoguard_events_total"] < count:
-        assert time.monotonic() < deadline, worker.tail()
-        time.sleep(0.2)
+    worker.wait_metric("cargoguard_events_total", lambda routed: routed >= count)
     time.sleep(2)  # what was routed has reached the subjects, and a progress report or two
 
 
@@ -88,8 +82,7 @@ def test_declarants_back_from_a_rest_do_not_take_the_hole_for_quiet_days(deploym
 
     # A busy declarant, 20 filings a day, while its rules are off: the declarants never see them.
     for rule_id in ("AMENDMENT_CHURN", "DECLARANT_SURGE"):
-        change_rule(deployed.settings, rule_id, enabled=False, updated_by="test")
-    time.sleep(APPLY_S)
+        set_enabled(deployed, worker, rule_id, False)
     busy = filings(1, 4, 20, 1 * HOUR) + moving_stream_time_to(T0 + 4 * day + 10 * HOUR)
     deployed.publish(busy)
     published += busy
@@ -98,8 +91,7 @@ def test_declarants_back_from_a_rest_do_not_take_the_hole_for_quiet_days(deploym
     # Back on, 25 filings in the next morning: as busy as ever, no surge. Had the
     # declarants' observation still begun on day 0, days 1-4 would look empty.
     for rule_id in ("AMENDMENT_CHURN", "DECLARANT_SURGE"):
-        change_rule(deployed.settings, rule_id, enabled=True, updated_by="test")
-    time.sleep(APPLY_S + 1)
+        set_enabled(deployed, worker, rule_id, True)
     morning = filings(5, 5, 25, 0) + moving_stream_time_to(T0 + 6 * day)
     deployed.publish(morning)
     published += morning

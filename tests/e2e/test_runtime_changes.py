@@ -7,7 +7,7 @@ import pytest
 from agents.rules.watchlist_hit import WatchEntry
 from streams.control import add_watch_entry, change_rule, remove_watch_entry
 from tests.builders import HOUR, MINUTE, T0, gate_event, split_parcels, stream_time_movers
-from tests.conftest import APPLY_S, newest_versions
+from tests.conftest import newest_versions
 
 pytestmark = pytest.mark.e2e
 
@@ -21,10 +21,11 @@ def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deploy
     deployed = deployment()
     worker = deployed.start_worker()
 
-    change_rule(deployed.settings, "SPLIT_SHIPMENT", assignments=["min_declarations=5"], updated_by="test")
+    changed = change_rule(deployed.settings, "SPLIT_SHIPMENT", assignments=["min_declarations=5"], updated_by="test")
     add_watch_entry(deployed.settings, WatchEntry(entry_id="W-1", subject_type="VEHICLE", value="29H-77777",
                                                   severity="CRITICAL", reason="stolen plates", added_at=T0))
-    time.sleep(APPLY_S)
+    worker.wait_rule_version("SPLIT_SHIPMENT", changed.version)
+    worker.wait_metric("cargoguard_watchlist_entries", lambda entries: entries == 1)
     four_buyer, four = split_parcels(4, T0)
     five_buyer, five = split_parcels(5, T0 + 10 * MINUTE)
     watched = gate_event("IN", vehicle_plate="29H-77777", event_time=T0 + 20 * MINUTE)
@@ -49,7 +50,7 @@ def test_rule_change_and_watchlist_entry_apply_live_and_survive_a_restart(deploy
 
     # Taking the entry off stops the hits.
     remove_watch_entry(deployed.settings, "W-1")
-    time.sleep(APPLY_S)
+    worker.wait_metric("cargoguard_watchlist_entries", lambda entries: entries == 0)
     start = T0 + 10 * HOUR
     deployed.publish([("gate_event", gate_event("IN", vehicle_plate="29H-77777", event_time=start))]
                      + stream_time_movers(start))

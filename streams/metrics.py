@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -68,12 +68,20 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def scrape_totals(url: str, names: Sequence[str], timeout_s: float = SCRAPE_TIMEOUT_S) -> dict[str, float]:
+def scrape_totals(url: str, names: Sequence[str], timeout_s: float = SCRAPE_TIMEOUT_S,
+                  labels: Mapping[str, str] | None = None) -> dict[str, float]:
     """Each named metric's samples summed over their label sets, read from a worker's ``/metrics``.
 
-    A metric the worker has not used yet counts 0. Raises ``OSError`` when the worker does not answer.
+    With ``labels``, only the samples whose labels include those. A metric the
+    worker has not used yet counts 0. Raises ``OSError`` when the worker does not answer.
     """
     with urllib.request.urlopen(url, timeout=timeout_s) as response:
         text = response.read().decode()
-    return {name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
-            for name in names}
+    wanted = (labels or {}).items()
+
+    def total(name: str) -> float:
+        samples = re.findall(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.M)
+        return sum(float(value) for label_text, value in samples
+                   if wanted <= dict(re.findall(r'(\w+)="([^"]*)"', label_text)).items())
+
+    return {name: total(name) for name in names}

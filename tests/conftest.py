@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 import schemas
 from streams.broker import EmbeddedBroker, free_port
+from streams.metrics import scrape_totals
 from streams.publish import EventPublisher
 from streams.settings import Settings
 from streams.topics import TopicNames, create_topics
@@ -91,14 +91,7 @@ class WorkerProcess:
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of ``name``'s samples on ``/metrics`` whose labels include ``labels`` (0 when none)."""
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
-            text = response.read().decode()
-        total = 0.0
-        for label_text, value in re.findall(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.M):
-            found = dict(re.findall(r'(\w+)="([^"]*)"', label_text))
-            if all(found.get(label) == wanted for label, wanted in labels.items()):
-                total += float(value)
-        return total
+        return scrape_totals(self.url + "/metrics", [name], timeout_s=5, labels=labels)[name]
 
     def wait_metric(self, name: str, done: Callable[[float], bool], **labels: str) -> None:
         """Block until ``done`` holds for :meth:`metric`; fail with the log's tail after a while."""

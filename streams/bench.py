@@ -87,6 +87,11 @@ class BenchResult:
     exit_decision_delay_p50_ms: float | None
     latency_by_rule: dict[str, dict[str, Any]]
     peak_rss_mb: float
+    # The worker's CPU time (user + system, all its threads) over the same span as
+    # ``seconds``: less at the mercy of the broker and the scheduler than the wall
+    # clock, so the figure to compare between runs on a busy machine.
+    worker_cpu_s: float
+    worker_cpu_us_per_event: float
     partitions: int
     cpus: int
     # The rules enabled for the run.
@@ -112,6 +117,13 @@ def enable_only(settings: Settings, rule_ids: Iterable[str] | None) -> list[str]
         if book.enabled(rule_id):
             change_rule(settings, rule_id, enabled=False, updated_by="cargoguard bench")
     return sorted(wanted)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user plus system, in seconds (Linux)."""
+    # /proc/PID/stat: the command may hold spaces, so fields count from its closing ")".
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -192,6 +204,7 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
     first_routed: float | None = None
     last_change = time.monotonic()
     last: tuple[float, float, float] | None = None
+    cpu_at_first = cpu_at_last_change = 0.0
     quiet_s = quiet_after_s(settings)
     while True:
         if worker.poll() is not None:
@@ -202,17 +215,20 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
             time.sleep(METRICS_POLL_S)
             continue
         now = time.monotonic()
+        cpu = cpu_seconds(worker.pid)
         if counters[0] > 0 and first_routed is None:
-            first_routed = now
+            first_routed, cpu_at_first = now, cpu
         if counters != last:
-            last, last_change = counters, now
+            last, last_change, cpu_at_last_change = counters, now, cpu
         if first_routed is not None and counters[0] >= events and now - last_change >= quiet_s:
             break
         time.sleep(METRICS_POLL_S)
     assert first_routed is not None and last is not None
     seconds = max(last_change - first_routed, METRICS_POLL_S)
+    cpu_s = cpu_at_last_change - cpu_at_first
     return worker, {"events": events, "seconds": seconds, "events_per_s": events / seconds,
-                    "alerts": int(last[2])}
+                    "alerts": int(last[2]), "worker_cpu_s": round(cpu_s, 2),
+                    "worker_cpu_us_per_event": round(cpu_s / events * 1e6, 1)}
 
 
 def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
@@ -264,6 +280,7 @@ def print_result(result: BenchResult) -> None:
     table.add_column("value", justify="right")
     table.add_row("events", f"{result.events:,}")
     table.add_row("throughput", f"{result.events_per_s:,.0f} events/s ({result.seconds:.1f} s)")
+    table.add_row("worker CPU", f"{result.worker_cpu_s:,.1f} s ({result.worker_cpu_us_per_event:,.0f} µs per event)")
     table.add_row("alerts raised", f"{result.alerts:,}")
     table.add_row("event-to-alert p50", ms(result.latency_p50_ms))
     table.add_row("event-to-alert p99", ms(result.latency_p99_ms))

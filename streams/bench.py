@@ -89,7 +89,7 @@ class BenchResult:
     peak_rss_mb: float
     # The worker's CPU time (user + system, all its threads) over the same span as
     # ``seconds``: less at the mercy of the broker and the scheduler than the wall
-    # clock, so the figure to compare between runs on a busy machine.
+    # clock when runs are compared on a busy machine.
     worker_cpu_s: float
     worker_cpu_us_per_event: float
     partitions: int

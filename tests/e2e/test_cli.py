@@ -61,8 +61,8 @@ def test_up_demo_runs_everything_and_ctrl_c_stops_everything(tmp_path):
             assert response.status == 200
         deadline = time.monotonic() + 60
         routed = 0.0
+        metrics_url = f"http://127.0.0.1:{web_port}/metrics"
         while routed == 0.0 and time.monotonic() < deadline:
-            metrics_url = f"http://127.0.0.1:{web_port}/metrics"
             routed = scrape_totals(metrics_url, ["cargoguard_events_total"])["cargoguard_events_total"]
             time.sleep(0.5)
         assert routed > 0, "the demo traffic never reached the worker"

@@ -59,17 +59,17 @@ METRICS_POLL_S = 0.25
 # the input partitions count as idle and a progress report has said so, and
 # no counter moves meanwhile.
 QUIET_S = 2.0
-
-
-def quiet_after_s(settings: Settings) -> float:
-    """How long the counters must stay still before the run counts as done."""
-    return settings.idle_partition_after_s + 2 * settings.progress_interval_s + QUIET_S
 LATENCY_RATE = 300.0
 LATENCY_SECONDS = 30.0
 # Live stories compressed 3600-fold: an hour of port time per second.
 LATENCY_TIME_SCALE = 3600.0
 LATENCY_DRAIN_S = 75.0
 COUNTERS = ("cargoguard_events_total", "cargoguard_subject_events_total", "cargoguard_alerts_total")
+
+
+def quiet_after_s(settings: Settings) -> float:
+    """How long the counters must stay still before the run counts as done."""
+    return settings.idle_partition_after_s + 2 * settings.progress_interval_s + QUIET_S
 
 
 @dataclass

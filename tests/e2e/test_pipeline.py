@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from agents.rules.config import load_rule_book
+from tests.builders import MINUTE, T0, declaration, manifest
 from tests.conftest import REPO, newest_versions
 from tests.oracle import expected_alerts
 from tests.scenarios import build
@@ -41,3 +42,28 @@ def test_replayed_file_raises_exactly_the_expected_alerts(deployment, tmp_path):
         assert alert["trigger_event_ids"] == list(finding.trigger_event_ids)
         assert 0 <= alert["score"] <= 100
         assert alert["detected_at"] >= alert["event_time"]
+
+
+def test_a_shipment_read_back_from_the_store_between_two_events_keeps_what_it_knew(deployment):
+    # No clean subject stays cached past a checkpoint: the manifest, sent after
+    # the declaration's checkpoint, finds the shipment only in the store.
+    deployed = deployment(state_cache_entries=0)
+    worker = deployed.start_worker()
+    declared = declaration(event_time=T0, gross_weight_kg=1_000.0)
+    deployed.publish([("declaration", declared)])
+    worker.wait_metric("cargoguard_subject_events_total", lambda n: n >= 1, subject_kind="shipments")
+    # Every partition checkpoints about once a second (progress reports reach them all).
+    checkpoints = worker.metric("cargoguard_step_seconds_count", stage="shipments-checkpoint")
+    partitions = deployed.settings.partitions
+    worker.wait_metric("cargoguard_step_seconds_count", lambda n: n >= checkpoints + 2 * partitions,
+                       stage="shipments-checkpoint")
+
+    doc = declared["transport_doc_no"]
+    events = [("declaration", declared),
+              ("manifest", manifest(doc, event_time=T0 + MINUTE, gross_weight_kg=1_600.0))]
+    expected = expected_alerts(events, load_rule_book())
+    assert {(f.rule_id, f.subject_id) for f in expected.values()} == {("MANIFEST_MISMATCH", doc)}
+    deployed.publish(events[1:])
+    alerts = newest_versions(deployed.read_topic("alerts", "alert", until=lambda seen: bool(seen),
+                                                 timeout_s=60, settle_s=2))
+    assert set(alerts) == set(expected), worker.tail()

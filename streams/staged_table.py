@@ -43,15 +43,23 @@ class Staged:
 
     value: Any
     stored: bytes | None
-    dirty: bool = False
+
+
+# A checkpoint's records for one partition go out in batches of this size.
+# aiokafka's default (16 KiB, some 30 states) made every checkpoint a chain of
+# produce round trips, a batch waiting for the one before it to be sent: the
+# shipments' changelog writes took 12 s of a 20 s run, with the worker idle
+# meanwhile; at 512 KiB, 4 s. Under the broker's 1 MiB default message limit.
+CHANGELOG_BATCH_BYTES = 512 * 1024
 
 
 class ChangelogWriter:
-    """Writes changelog records in bulk: one record batch per partition and checkpoint."""
+    """Writes changelog records in bulk: record batches of up to ``batch_bytes`` per partition."""
 
-    def __init__(self, app: faust.App, settings: Settings) -> None:
+    def __init__(self, app: faust.App, settings: Settings, batch_bytes: int = CHANGELOG_BATCH_BYTES) -> None:
         self.app = app
         self.settings = settings
+        self.batch_bytes = batch_bytes
         self._producer: aiokafka.AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
         app.on_before_shutdown.connect(self._on_shutdown)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
@@ -64,6 +72,7 @@ class ChangelogWriter:
                     bootstrap_servers=self.settings.bootstrap_servers,
                     acks="all",
                     linger_ms=0,
+                    max_batch_size=self.batch_bytes,
                     request_timeout_ms=int(conf.producer_request_timeout * 1000),
                     **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
                 )

@@ -61,6 +61,11 @@ def window_ms(rules: RuleBook) -> int:
     return int(rules[RULE_ID].number("window_hours") * HOUR_MS)
 
 
+def min_declarations(rules: RuleBook) -> int:
+    """How many qualifying consignments a cluster needs at least."""
+    return int(rules[RULE_ID].number("min_declarations"))
+
+
 def qualifies(channel: str, procedure: str, value_usd: float, rules: RuleBook) -> bool:
     """True when a declaration is a low-value e-commerce/express import."""
     config = rules[RULE_ID]
@@ -78,7 +83,7 @@ def find_clusters(parcels: Sequence[Parcel], rules: RuleBook) -> list[Cluster]:
     qualifying windows merge into one cluster.
     """
     config = rules[RULE_ID]
-    min_count = int(config.number("min_declarations"))
+    min_count = min_declarations(rules)
     if len(parcels) < min_count:
         return []  # most importers: no window can qualify, so none is built
     min_total = config.number("min_total_usd")

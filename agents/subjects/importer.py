@@ -102,13 +102,22 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
     rules = context.rules
     watermark = context.watermark
     settled: list[Parcel] = []
+    unsettled: list[int] = []
     for p in state.parcels.values():
+        if p["cancelled"] or p["late"] or not split_shipment.qualifies(p["channel"], p["procedure"],
+                                                                       p["value_usd"], rules):
+            continue
         if watermark is None or p["event_time"] > watermark:
-            outcome.wake_at(p["event_time"])
-        elif not p["cancelled"] and not p["late"] and split_shipment.qualifies(p["channel"], p["procedure"],
-                                                              p["value_usd"], rules):
+            unsettled.append(p["event_time"])
+        else:
             settled.append(Parcel(p["declaration_id"], p["event_id"], p["event_time"], p["value_usd"],
                                   p["office_code"], p["transport_doc_no"]))
+    # With fewer candidates than a cluster needs, settling them can show
+    # nothing: no wake-up (most importers; each was a second processing and
+    # two timer writes), and the next parcel's arrival looks again.
+    if len(settled) + len(unsettled) >= split_shipment.min_declarations(rules):
+        for event_time in unsettled:
+            outcome.wake_at(event_time)
 
     for cluster in split_shipment.find_clusters(settled, rules):
         members = [p.declaration_id for p in cluster.parcels]

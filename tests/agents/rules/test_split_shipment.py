@@ -4,6 +4,8 @@ import pytest
 
 from agents.rules import split_shipment
 from agents.rules.config import RuleConfig, load_rule_book
+from agents.subjects import importer
+from agents.subjects.common import Context
 from tests.builders import HOUR, MINUTE, T0, declaration, next_id, parcel
 from tests.oracle import Oracle, expected_alerts
 
@@ -149,3 +151,19 @@ def test_a_parcel_arriving_beyond_the_allowed_lateness_counts_in_no_window(strea
     elsewhere = parcel(next_id("OTHER"), 10.0, T0 + 3 * HOUR + stream_ahead)
     fourth = parcel(buyer, 25.0, T0 + 3 * HOUR)
     assert len(splits([*on_time, elsewhere, fourth])) == (1 if counted else 0)
+
+
+def test_an_importer_waits_for_stream_time_only_once_its_parcels_could_make_a_cluster():
+    buyer = next_id("BUYER")
+    parcels = [("decl", parcel(buyer, 25.0, T0 + i * HOUR)) for i in range(5)]
+    before = Context(RULES, watermark=T0 - HOUR)
+    state, outcome = importer.process(None, buyer, parcels[:3], before)
+    assert outcome.next_due is None  # three parcels are never a cluster: no wake-up
+    cancelled = ("decl", {**parcels[4][1], "action": "CANCELLED"})
+    state, outcome = importer.process(state, buyer, [cancelled], before)
+    assert outcome.next_due is None  # a cancelled one does not count
+    state, outcome = importer.process(state, buyer, parcels[3:4], before)
+    assert outcome.next_due == T0  # four could be: wake when the first settles
+    state, outcome = importer.process(state, buyer, [], Context(RULES, watermark=T0 + 3 * HOUR))
+    assert [f.rule_id for f in outcome.findings] == [split_shipment.RULE_ID]
+    assert outcome.next_due is None

@@ -116,8 +116,7 @@ def process(state: ImporterState | None, key: str, events: Sequence[RoutedEvent]
     # nothing: no wake-up (most importers; each was a second processing and
     # two timer writes), and the next parcel's arrival looks again.
     if len(settled) + len(unsettled) >= split_shipment.min_declarations(rules):
-        for event_time in unsettled:
-            outcome.wake_at(event_time)
+        outcome.wake_at(min(unsettled, default=None))
 
     for cluster in split_shipment.find_clusters(settled, rules):
         members = [p.declaration_id for p in cluster.parcels]

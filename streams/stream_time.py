@@ -5,15 +5,24 @@ are judged once nothing earlier can still arrive) fire on stream time, never
 on the wall clock, so a replay of last month decides exactly as the live run.
 
 The router tracks, per input partition it owns, the newest event time it has
-forwarded (``SourceTracker``) and attaches that progress to what it sends.
-Each subject-agent partition merges the reports (``ProgressBoard``): stream
-time is the minimum over all input partitions of their newest event time.
+forwarded (``SourceTracker``) and attaches that progress to what it sends,
+after the events it covers: a report never vouches for an event not yet on
+its way. With several workers each router reports the partitions it owns, to
+every subject partition. Each subject partition merges the reports
+(``ProgressBoard``) and keeps its board with its checkpointed state, so a
+partition that moves to another worker resumes at the stream time its
+committed input reached. Stream time is the minimum over all input
+partitions of how far each has delivered.
 
 Idle partitions: an input partition with no backlog and no new event for
-``idle_partition_after_s`` stops holding stream time back. When every input
-partition is idle, stream time follows the wall clock from the newest event
-seen, so a pending decision is still made when the feeds go quiet. Stream
-time never moves backwards.
+``idle_partition_after_s`` is idle. It has delivered everything it holds,
+and its next event cannot be older than its last by more than the wall time
+since (a feed publishes in event-time order, in real time or faster), so it
+holds stream time back to its newest event time plus the wall time since
+that event. A partition that never delivered anything does not hold it back.
+When every input partition is idle, stream time follows the wall clock from
+the newest event seen, so a pending decision is still made when the feeds go
+quiet. Stream time never moves backwards.
 """
 
 from __future__ import annotations
@@ -107,6 +116,16 @@ class ProgressBoard:
     tps: dict[str, list[Any]] = field(default_factory=dict)
     last_watermark: int | None = None
 
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> ProgressBoard:
+        """Rebuild a board from :meth:`to_doc`'s form."""
+        return cls(sources=dict(doc["sources"]), tps={tp: list(known) for tp, known in doc["tps"].items()},
+                   last_watermark=doc["watermark"])
+
+    def to_doc(self) -> dict[str, Any]:
+        """The board as JSON-ready data, stored with its partition's checkpoint."""
+        return {"sources": self.sources, "tps": self.tps, "watermark": self.last_watermark}
+
     def update(self, report: Mapping[str, Any] | None) -> None:
         """Merge a progress report; newest event times only ever grow."""
         if not report:
@@ -134,19 +153,23 @@ class ProgressBoard:
     def _compute(self, now_ms: int) -> int | None:
         if not self.sources:
             return None
-        active: list[int] = []
+        bounds: list[int] = []
+        any_active = False
         for topic, count in self.sources.items():
             for partition in range(count):
                 known = self.tps.get(tp_name(topic, partition))
                 if known is None:
                     return None
-                max_time, _wall, idle = known
+                max_time, wall, idle = known
                 if not idle:
                     if max_time is None:
                         return None
-                    active.append(max_time)
-        if active:
-            return min(active)
+                    any_active = True
+                    bounds.append(max_time)
+                elif max_time is not None:
+                    bounds.append(max_time + max(0, now_ms - wall))
+        if any_active:
+            return min(bounds)
         seen = [k for k in self.tps.values() if k[0] is not None]
         if not seen:
             return None

@@ -19,6 +19,7 @@ per partition is rebuilt from it after every rebalance.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -31,10 +32,9 @@ import faust
 import orjson
 from faust.streams import Stream
 
-from agents.rules.scoring import history_key
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import SCORING, resting_kinds
-from streams.alerts import new_versions
+from streams.alerts import new_versions, to_scoring
 from streams.routing import Outbox, decode_batch, partition_for
 from streams.runtime import Runtime, settle
 from streams.staged_table import StagedTable
@@ -172,14 +172,29 @@ def observation_start(start: int | None, was_resting: bool, resting: bool, water
     return start
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionRecordKeys:
+    """The timer-table keys of one partition's own records."""
+
+    stream_start: bytes
+    resting: bytes
+    progress: bytes
+
+    @classmethod
+    def of(cls, partition: int, partitions: int) -> PartitionRecordKeys:
+        """The keys of ``partition``'s records."""
+        return cls(*(partition_record_key(name, partition, partitions).encode()
+                     for name in ("stream-start", "resting", "progress")))
+
+
 @dataclass(slots=True)
 class PartitionStage:
     """What one partition has processed since its last checkpoint."""
 
     timers: PartitionTimers
-    # The timer-table keys of the partition's stream start and resting mark.
-    start_key: bytes
-    resting_key: bytes
+    records: PartitionRecordKeys
+    # Stream time as this partition's committed input left it; checkpointed with its state.
+    board: ProgressBoard
     stream_start: int | None
     # Whether the kind was resting (sent no events, its rules all disabled) at the last batch.
     resting: bool
@@ -188,12 +203,13 @@ class PartitionStage:
     last_checkpoint: float = field(default_factory=time.monotonic)
 
 
-def _encode_due(due: int | None) -> bytes | None:
-    return None if due is None else str(due).encode()
+def _encode_timer_record(value: Any) -> bytes | None:
+    # A due time (an integer: the same bytes as before boards were stored here) or a partition record.
+    return None if value is None else orjson.dumps(value)
 
 
-def _decode_due(_partition: int, _key: bytes, raw: bytes) -> int:
-    return int(raw)
+def _decode_timer_record(_partition: int, _key: bytes, raw: bytes) -> Any:
+    return orjson.loads(raw)
 
 
 def _segment_not_read(_partition: int, _key: bytes, _raw: bytes) -> None:
@@ -218,14 +234,17 @@ class SubjectAgent(Generic[S]):
                                 value_type=bytes, help=f"Stream-time due per waiting {kind.name} subject.")
         self.states = StagedTable(runtime.changelog_writer, table, self._encode_state, self._decode_state,
                                   settings.state_cache_entries)
-        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_due, _decode_due,
-                                        settings.state_cache_entries)
+        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_timer_record,
+                                        _decode_timer_record, settings.state_cache_entries)
         self.segments = StagedTable(runtime.changelog_writer, table, encode_segment, _segment_not_read,
                                     settings.state_cache_entries)
-        self.boards: dict[int, ProgressBoard] = {}
         self.stages: dict[int, PartitionStage] = {}
         self.generation = 0
         self.stream: faust.StreamT[bytes] | None = None
+        # Batches and the checkpoint timer take turns: a checkpoint in the
+        # middle of a batch would write half of its effects.
+        self.turn = asyncio.Lock()
+        app.timer(settings.checkpoint_interval_s, name=f"cargoguard.{kind.name}.checkpoint")(self.checkpoint_quiet)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
 
@@ -241,12 +260,15 @@ class SubjectAgent(Generic[S]):
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a
         # rebalance: the unacknowledged batches come again and rebuild what
-        # was staged, from the last checkpoint. Stream time too is rebuilt
-        # from their progress reports: kept, it would be ahead of the events
+        # was staged, from the last checkpoint. Stream time too starts again
+        # from the checkpointed board: kept, it would be ahead of the events
         # coming again and decide their exits before their declarations.
         self.generation += 1
+        metrics = self.runtime.metrics
+        for partition in self.stages:
+            for gauge in (metrics.stream_time_lag, metrics.stream_time):
+                metrics.forget(gauge, self.kind.name, str(partition))
         self.stages.clear()
-        self.boards.clear()
         self.states.drop()
         self.segments.drop()
         self.timer_states.drop()
@@ -259,7 +281,8 @@ class SubjectAgent(Generic[S]):
             started = time.perf_counter()
             message = event.message
             try:
-                await self.process_message(message.partition, event)
+                async with self.turn:
+                    await self.process_message(message.partition, event)
             except Exception:
                 # A bug, not bad input (the router vetted it): keep going, loudly.
                 self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
@@ -272,38 +295,44 @@ class SubjectAgent(Generic[S]):
         stage = self.stages.get(partition)
         if stage is None:
             timers = PartitionTimers()
-            start_key = partition_record_key("stream-start", partition, self.partitions).encode()
-            resting_key = partition_record_key("resting", partition, self.partitions).encode()
+            records = PartitionRecordKeys.of(partition, self.partitions)
+            own = (records.stream_start, records.resting, records.progress)
             for raw_key, raw_due in self.timer_states.table.items():
                 key = raw_key.decode()
-                if raw_key not in (start_key, resting_key) and partition_for(key, self.partitions) == partition:
+                if raw_key not in own and partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
-            start = self.timer_states.entry(partition, start_key).value
-            resting = self.timer_states.entry(partition, resting_key).value is not None
-            stage = self.stages[partition] = PartitionStage(timers, start_key, resting_key, start, resting)
+            board = self.timer_states.entry(partition, records.progress).value
+            stage = self.stages[partition] = PartitionStage(
+                timers, records, ProgressBoard() if board is None else ProgressBoard.from_doc(board),
+                self.timer_states.entry(partition, records.stream_start).value,
+                self.timer_states.entry(partition, records.resting).value is not None)
         return stage
 
     async def process_message(self, partition: int, event: Any) -> None:
         """Process one routed batch of ``partition``."""
         runtime = self.runtime
         batch = decode_batch(event.value)
-        board = self.boards.setdefault(partition, ProgressBoard())
+        stage = self._stage_for(partition)
+        board = stage.board
         now = wall_ms()
         arrival_watermark = board.watermark(now)
-        board.update(batch.progress)
+        if batch.progress:
+            board.update(batch.progress)
+            self.timer_states.put(partition, stage.records.progress, board.to_doc())
         watermark = board.watermark(now)
         if watermark is not None:
-            runtime.metrics.stream_time_lag.labels(self.kind.name).set(max(0, now - watermark) / 1000)
-        stage = self._stage_for(partition)
+            labels = (self.kind.name, str(partition))
+            runtime.metrics.stream_time_lag.labels(*labels).set(max(0, now - watermark) / 1000)
+            runtime.metrics.stream_time.labels(*labels).set(watermark / 1000)
         rules = runtime.rules.current
         resting = self.kind.name in resting_kinds(rules)
         start = observation_start(stage.stream_start, stage.resting, resting, watermark)
         if start != stage.stream_start:
             stage.stream_start = start
-            self.timer_states.put(partition, stage.start_key, start)
+            self.timer_states.put(partition, stage.records.stream_start, start)
         if resting != stage.resting:
             stage.resting = resting
-            self.timer_states.put(partition, stage.resting_key, 1 if resting else None)
+            self.timer_states.put(partition, stage.records.resting, 1 if resting else None)
         context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
                           runtime.prices)
 
@@ -326,14 +355,13 @@ class SubjectAgent(Generic[S]):
                 for segment_id, segment in self.kind.segmented.take_dirty(state).items():
                     stored_as = segment_key(raw_key, segment_id)
                     self.segments.put(partition, stored_as, segment)
-            to_send = new_versions(outcome.findings, state.raised)
             if self.kind.final:
+                to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
                 if to_send:
                     stage.alert_sends.extend(await runtime.send_alerts(to_send))
             else:
-                for finding, _version in to_send:
-                    forwards.setdefault(SCORING, Outbox(self.partitions)).add(
-                        history_key(finding), "finding", finding)
+                for history, kind, fields in to_scoring(outcome.findings, state.raised):
+                    forwards.setdefault(SCORING, Outbox(self.partitions)).add(history, kind, fields)
             for forward in outcome.forwards:
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
                     forward.key, forward.kind, forward.event)
@@ -346,6 +374,23 @@ class SubjectAgent(Generic[S]):
         if (time.monotonic() - stage.last_checkpoint >= settings.checkpoint_interval_s
                 or self.states.dirty_count(partition) >= settings.checkpoint_max_dirty):
             await self.checkpoint(partition, stage)
+
+    async def checkpoint_quiet(self) -> None:
+        """Timer: checkpoint the partitions whose batches wait for one but that get no new batch.
+
+        A checkpoint is otherwise made when a batch arrives; without this the
+        last batches before a quiet spell (scoring gets no progress reports)
+        would stay unacknowledged, their effects staged, until traffic resumes.
+        """
+        interval = self.runtime.settings.checkpoint_interval_s
+        try:
+            async with self.turn:
+                for partition, stage in list(self.stages.items()):
+                    if stage.events and time.monotonic() - stage.last_checkpoint >= interval:
+                        await self.checkpoint(partition, stage)
+        except Exception:
+            self.runtime.metrics.processing_errors.labels(f"{self.kind.name}-checkpoint").inc()
+            log.exception("%s: checkpoint of quiet partitions failed", self.kind.name)
 
     async def checkpoint(self, partition: int, stage: PartitionStage) -> None:
         """Make the partition's staged effects durable, then acknowledge its batches."""

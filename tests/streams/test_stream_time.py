@@ -1,3 +1,5 @@
+import orjson
+
 from streams.stream_time import ProgressBoard, SourceTracker, tp_name
 
 SOURCES = {"d": 2, "g": 1}
@@ -26,10 +28,28 @@ def test_stream_time_is_the_slowest_active_partition_and_never_goes_back():
     assert board.watermark(0) == 200
 
 
-def test_idle_partitions_stop_holding_stream_time_back():
+def test_an_idle_partition_holds_stream_time_to_its_last_event_plus_the_wall_time_since():
     board = ProgressBoard()
     board.update(report({"d:0": [100, 0, True], "d:1": [300, 0, False], "g:0": [None, None, True]}))
-    assert board.watermark(0) == 300
+    assert board.watermark(0) == 100
+    assert board.watermark(150) == 250
+    assert board.watermark(10_000) == 300  # then the slowest active partition
+
+
+def test_a_partition_that_never_delivered_anything_does_not_hold_stream_time_back():
+    board = ProgressBoard()
+    board.update(report({"d:0": [200, 0, False], "d:1": [300, 0, False], "g:0": [None, None, True]}))
+    assert board.watermark(0) == 200
+
+
+def test_a_board_stored_and_read_back_decides_the_same():
+    board = ProgressBoard()
+    board.update(report({"d:0": [100, 0, True], "d:1": [300, 0, False], "g:0": [None, None, True]}))
+    assert board.watermark(50) == 150
+    restored = ProgressBoard.from_doc(orjson.loads(orjson.dumps(board.to_doc())))
+    assert restored == board
+    assert restored.watermark(0) == 150  # never back, even on a clock read earlier
+    assert restored.watermark(120) == 220
 
 
 def test_a_partition_with_backlog_but_nothing_read_holds_back():

@@ -25,8 +25,8 @@ import faust
 from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
-from agents.rules.scoring import history_key
 from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
+from streams.alerts import to_scoring
 from streams.errors import PoisonEvent, TransientError, UndecodableEvent
 from streams.routing import Outbox
 from streams.runtime import Runtime, settle
@@ -129,13 +129,15 @@ class Router:
             for route in routes:
                 if self.links.is_news(route):
                     outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
-            if runtime.watchlist:
-                for finding in watchlist_hit.evaluate(feed, record, runtime.watchlist, rules):
-                    outboxes[SCORING].add(history_key(finding), "finding", finding)
+            findings = watchlist_hit.evaluate(feed, record, runtime.watchlist, rules) if runtime.watchlist else []
             if not routes and feed == "gate_event":
                 seal = seal_broken.evaluate(record, rules, "VEHICLE", record["vehicle_plate"])
                 if seal is not None:
-                    outboxes[SCORING].add(history_key(seal), "finding", seal)
+                    findings.append(seal)
+            # The router keeps no state: each finding is its event's own, version 1 however often it comes.
+            if findings:
+                for history, kind, fields in to_scoring(findings, {}):
+                    outboxes[SCORING].add(history, kind, fields)
         progress = self.tracker.step_report(seen_tps)
         for kind, outbox in outboxes.items():
             sends.extend(await runtime.send_batches(kind, outbox.by_partition,

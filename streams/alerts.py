@@ -1,21 +1,41 @@
-"""From findings to alerts: versioning under a stable id, scoring, the Avro record.
+"""From findings to alerts: versioning under a stable id, the way to scoring, the Avro record.
 
-A subject remembers, per alert id it raised, the version and a digest of
-what the officer saw. The same finding derived again (a redelivery, a
-replay) is not re-sent; a finding that grew is re-sent as the next version.
+A finding is derived by the subject it concerns (a shipment, an importer)
+and scored by the history of its declarant (else importer), where the alert
+is made. Both ends remember, per alert id, the version and a digest of what
+the officer saw. The same finding derived again (a redelivery, a replay) is
+not re-sent; a finding that grew, or a score that changed because an
+earlier alert reached the history late, is re-sent as a higher version.
+
+The subject's version travels with the finding, and the alert is never
+sent under a lower version than it (``version_floor``). A finding whose
+history changes (its shipment's first declaration arrived late and names a
+declarant) jumps ``REATTRIBUTED_VERSION_STEP`` versions, so the new history
+outranks whatever the old one sent, and the old history is told to forget it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
+from agents.rules.scoring import history_key
+
+# How far a finding's version jumps when its history moves (above any re-scoring of the old history).
+REATTRIBUTED_VERSION_STEP = 1000
+
+# A routed event for scoring: (history key, kind, fields).
+ScoringEvent = tuple[str, str, Any]
 
 
-def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> list[tuple[Finding, int]]:
-    """The findings worth sending, each with its version; updates ``raised`` in place."""
+def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
+                 version_floor: Mapping[str, int] | None = None) -> list[tuple[Finding, int]]:
+    """The findings worth sending, each with its version; updates ``raised`` in place.
+
+    ``version_floor`` gives, per alert id, the lowest version it may be sent under.
+    """
     to_send: list[tuple[Finding, int]] = []
     for finding in findings:
         alert_id = finding.alert_id
@@ -24,9 +44,38 @@ def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> l
         if known is not None and known[1] == digest:
             continue
         version = 1 if known is None else int(known[0]) + 1
+        if version_floor is not None:
+            version = max(version, version_floor.get(alert_id, 1))
         raised[alert_id] = [version, digest]
         to_send.append((finding, version))
     return to_send
+
+
+def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> list[ScoringEvent]:
+    """What a subject sends scoring for its findings: each new or changed one with its version.
+
+    Updates ``raised`` (entries ``[version, digest, history key]``). A finding
+    whose history key changed is also withdrawn from its old history.
+    """
+    sent: list[ScoringEvent] = []
+    for finding in findings:
+        alert_id = finding.alert_id
+        key = history_key(finding)
+        digest = finding.digest()
+        known = raised.get(alert_id)
+        moved_from = known[2] if known is not None and len(known) > 2 and known[2] != key else None
+        if known is not None and known[1] == digest and moved_from is None:
+            continue
+        if known is None:
+            version = 1
+        elif moved_from is not None:
+            version = int(known[0]) + REATTRIBUTED_VERSION_STEP
+            sent.append((moved_from, "withdraw", {"alert_id": alert_id, "event_time": finding.event_time}))
+        else:
+            version = int(known[0]) + 1
+        raised[alert_id] = [version, digest, key]
+        sent.append((key, "finding", {"finding": finding, "version": version, "event_time": finding.event_time}))
+    return sent
 
 
 def alert_record(finding: Finding, version: int, rules: RuleBook, detected_at_ms: int) -> dict[str, Any]:

@@ -16,12 +16,11 @@ import orjson
 from agents.rules import seal_broken, watchlist_hit
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
-from agents.rules.scoring import history_key
 from agents.rules.watchlist_hit import WatchEntry, Watchlist
 from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
-from streams.alerts import new_versions
+from streams.alerts import new_versions, to_scoring
 from streams.settings import Settings
 from streams.subject_agent import SubjectKind, decode_state, encode_segment, encode_state
 
@@ -95,7 +94,9 @@ class Oracle:
         context = Context(self.rules, self.watermark, LATENESS_MS, self.stream_start, arrival_watermark)
         state, outcome = kind.process(state, key, events, context)
         if kind.final:
-            self._alert(outcome.findings, state.raised)
+            for finding, version in new_versions(outcome.findings, state.raised, outcome.version_floor):
+                self.alerts[finding.alert_id] = finding
+                self.versions[finding.alert_id] = version
         else:
             self._emit(outcome.findings, state.raised)
         if kind.is_empty(state):
@@ -124,13 +125,8 @@ class Oracle:
 
     def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
         """Hand new findings to scoring, through their JSON form as on the wire."""
-        for finding, _version in new_versions(findings, raised):
-            self._process(SCORING, history_key(finding), [("finding", orjson.loads(orjson.dumps(finding)))])
-
-    def _alert(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
-        for finding, version in new_versions(findings, raised):
-            self.alerts[finding.alert_id] = finding
-            self.versions[finding.alert_id] = version
+        for history, kind, fields in to_scoring(findings, raised):
+            self._process(SCORING, history, [(kind, orjson.loads(orjson.dumps(fields)))])
 
 
 def expected_alerts(events: Iterable[tuple[str, Mapping[str, Any]]], rules: RuleBook,

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
 from agents.rules.config import Scoring
 from agents.rules.findings import Evidence, Finding
 
@@ -48,11 +46,6 @@ def scored(finding: Finding, prior: int, scoring: Scoring, key: str) -> Finding:
         explanation += (f" Score raised by {boost}: {prior} earlier alert(s) on {kind.lower()} {subject} "
                         f"in the last {scoring.history_days:g} days.")
     return replace(finding, score=score, prior_alerts=prior, explanation=explanation)
-
-
-def finding_to_bytes(finding: Finding) -> bytes:
-    """A finding's JSON form, to travel to scoring."""
-    return orjson.dumps(finding)
 
 
 def finding_from_doc(doc: Mapping[str, Any]) -> Finding:

@@ -53,8 +53,9 @@ def overdue(transport_doc_no: str, transit: Transit, arrivals: Sequence[Mapping[
     config = rules.enabled(OVERDUE)
     if config is None or arrived_in_time(transit, arrivals):
         return None
-    elsewhere = sorted({a["office_code"] for a in arrivals if a["event_time"] >= transit.cleared_at}
-                       - {transit.office_code})
+    # Only what was seen by the deadline: the decision is the same whenever stream time passes it.
+    elsewhere = sorted({a["office_code"] for a in arrivals
+                        if transit.cleared_at <= a["event_time"] <= transit.deadline} - {transit.office_code})
     seen = f"; it was seen at {', '.join(elsewhere)}" if elsewhere else ""
     hours = (transit.deadline - transit.cleared_at) / HOUR_MS
     return Finding(

@@ -69,6 +69,8 @@ class Outcome:
     forwards: list[Forward] = field(default_factory=list)
     next_due: int | None = None
     late_events: int = 0
+    # Per alert id, the lowest version its alert may be sent under (the version the deriving subject gave it).
+    version_floor: dict[str, int] = field(default_factory=dict)
 
     def wake_at(self, due: int | None) -> None:
         """Ask to be processed again once stream time reaches ``due``."""

@@ -2,17 +2,21 @@
 
 Rule: UNDERVALUATION. Every declaration version reaches the HS codes of its
 items, one line per code: the code's lowest-priced item, which is judged, and
-the code's items summed, which join the learned sample. A version is judged
+the code's items summed, which join the learned sample. Each version is judged
 once stream time has passed it, in event-time order, against the unit values
-of the declarations judged before it; then it joins them. The learned sample
+of the declarations judged before it; then it joins them. Every version
+waits on its own (an amendment that arrives before stream time passed the
+version it amends does not replace it), so what is judged does not depend
+on how far stream time had come when a version arrived. The learned sample
 keeps the ``sample_size`` declarations judged last, one value each (its
 newest version), so it stays small however busy the code is.
 
 Serialized form: the dataclass fields as a JSON object, version in ``v``
-(currently 1): ``{"hs6": str, "pending": {declaration_id: PendingLine},
+(currently 2): ``{"hs6": str, "pending": {event_id: PendingLine},
 "sample": {declaration_id: [event time, event_id, unit value, or null once
 cancelled]}, "raised":
-{alert_id: [version, digest]}, "v": 1}``.
+{alert_id: [version, digest]}, "v": 2}``. Version 1 kept one pending line per
+declaration (keyed by declaration id) and is read too.
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ from agents.rules.findings import alert_id
 from agents.rules.undervaluation import PricedLine
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 HS6_DIGITS = 6
 
 
 class PendingLine(TypedDict):
-    """The newest version of one declaration's line, waiting for stream time."""
+    """One version of a declaration's line, waiting for stream time."""
 
     declaration_id: str
     event_id: str
@@ -85,7 +89,10 @@ class HsCodeState:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> HsCodeState:
-        """Rebuild from the serialized form (takes ownership of ``doc``)."""
+        """Rebuild from the serialized form (takes ownership of ``doc``); version 1 too."""
+        if doc.get("v") == 1:
+            doc["pending"] = {line["event_id"]: line for line in doc["pending"].values()}
+            doc["v"] = STATE_VERSION
         if doc.get("v") != STATE_VERSION:
             raise ValueError(f"HS code state version {doc.get('v')!r} is not {STATE_VERSION}")
         return cls(**doc)
@@ -127,11 +134,8 @@ def priced_lines(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return lines
 
 
-def apply_line(pending: PendingLine | None, event: Mapping[str, Any]) -> PendingLine | None:
-    """Merge a routed line into what waits: the newest version wins; a cancellation ends the wait."""
-    if pending is not None and not newer(event["event_time"], event["event_id"],
-                                         pending["event_time"], pending["event_id"]):
-        return pending
+def pending_line(event: Mapping[str, Any]) -> PendingLine:
+    """What waits of a routed line until stream time passes it."""
     return {
         "declaration_id": event["declaration_id"],
         "event_id": event["event_id"],
@@ -163,9 +167,7 @@ def process(state: HsCodeState | None, key: str, events: Sequence[RoutedEvent],
         settled = state.sample.get(decl_id)
         if settled is not None and not newer(event["event_time"], event["event_id"], settled[0], settled[1]):
             continue  # this version or a newer one was judged already (a redelivery)
-        merged = apply_line(state.pending.get(decl_id), event)
-        if merged is not None:
-            state.pending[decl_id] = merged
+        state.pending[event["event_id"]] = pending_line(event)
 
     watermark = context.watermark
     ready = sorted((p for p in state.pending.values() if watermark is not None and p["event_time"] <= watermark),
@@ -176,7 +178,7 @@ def process(state: HsCodeState | None, key: str, events: Sequence[RoutedEvent],
         return state, outcome
     sample_size = int(config.number("sample_size"))
     for pending in ready:
-        del state.pending[pending["declaration_id"]]
+        del state.pending[pending["event_id"]]
         judge(state, pending, context, outcome, sample_size)
     for pending in state.pending.values():
         outcome.wake_at(pending["event_time"])

@@ -7,13 +7,14 @@ exit decision. Rules: MANIFEST_MISMATCH, EXIT_WITHOUT_CLEARANCE, SEAL_BROKEN.
 Serialized form: the dataclass fields as a JSON object (records are typed
 dicts), version in ``v`` (currently 1): ``{"transport_doc_no":
 str, "declarations": {id: DeclarationFacts}, "manifest": ManifestFacts |
-null, "pending_exits": {event_id: GateExit}, "decided": [event_id],
+null, "pending_exits": {event_id: GateExit}, "weighings" and "arrivals":
+{event_id: GatePassage}, "seals": {event_id: BrokenSeal}, "decided": [event_id],
 "raised": {alert_id: [version, digest]}, "v": 1}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
@@ -47,6 +48,9 @@ class DeclarationFacts(TypedDict):
     transit_deadline: int | None
     cleared_at: int | None
     cancelled_at: int | None
+    # The earliest event time of any version: when the declaration was first on file.
+    # States written before it was kept lack it (read with ``filed_at``).
+    first_filed_at: int
 
 
 class ManifestFacts(TypedDict):
@@ -71,6 +75,21 @@ class GatePassage(TypedDict):
     vehicle_plate: str
     container_no: str | None
     cargo_weight_kg: float | None
+
+
+class BrokenSeal(TypedDict):
+    """A gate event that reported a broken seal, kept so its alert can name the declarations on file then."""
+
+    event_id: str
+    event_time: int
+    office_code: str
+    gate_id: str
+    direction: str
+    vehicle_plate: str
+    container_no: str | None
+    transport_doc_no: str | None
+    seal_no: str | None
+    seal_intact: bool
 
 
 class PendingExit(TypedDict):
@@ -98,6 +117,7 @@ class ShipmentState:
     pending_exits: dict[str, PendingExit] = field(default_factory=dict)
     weighings: dict[str, GatePassage] = field(default_factory=dict)
     arrivals: dict[str, GatePassage] = field(default_factory=dict)
+    seals: dict[str, BrokenSeal] = field(default_factory=dict)
     decided: list[str] = field(default_factory=list)
     raised: dict[str, list[Any]] = field(default_factory=dict)
     v: int = STATE_VERSION
@@ -139,11 +159,13 @@ def apply_declaration(facts: DeclarationFacts | None, event: Mapping[str, Any]) 
             "transit_deadline": event.get("transit_deadline"),
             "cleared_at": facts["cleared_at"] if facts else None,
             "cancelled_at": facts["cancelled_at"] if facts else None,
+            "first_filed_at": time if facts is None else min(time, filed_at(facts)),
         }
     else:
         updated = facts
         if is_newer:
             updated["event_id"], updated["event_time"], updated["action"] = event["event_id"], time, action
+        updated["first_filed_at"] = min(time, filed_at(updated))
     cleared_at = updated["cleared_at"]
     if action == "CLEARED" and (cleared_at is None or time < cleared_at):
         updated["cleared_at"] = time
@@ -151,6 +173,33 @@ def apply_declaration(facts: DeclarationFacts | None, event: Mapping[str, Any]) 
     if action == "CANCELLED" and (cancelled_at is None or time < cancelled_at):
         updated["cancelled_at"] = time
     return updated
+
+
+def filed_at(facts: DeclarationFacts) -> int:
+    """When a declaration was first on file (its earliest version's event time)."""
+    return facts.get("first_filed_at", facts["event_time"])
+
+
+def on_file_at(state: ShipmentState, time: int) -> list[DeclarationFacts]:
+    """The declarations on file at event time ``time``, earliest first (ties by id)."""
+    return sorted((d for d in state.declarations.values() if filed_at(d) <= time),
+                  key=lambda d: (filed_at(d), d["declaration_id"]))
+
+
+def broken_seal(event: Mapping[str, Any]) -> BrokenSeal:
+    """What a gate event that reported a broken seal leaves behind."""
+    return {
+        "event_id": event["event_id"],
+        "event_time": event["event_time"],
+        "office_code": event["office_code"],
+        "gate_id": event["gate_id"],
+        "direction": event["direction"],
+        "vehicle_plate": event["vehicle_plate"],
+        "container_no": event.get("container_no"),
+        "transport_doc_no": event.get("transport_doc_no"),
+        "seal_no": event.get("seal_no"),
+        "seal_intact": False,
+    }
 
 
 def apply_manifest(facts: ManifestFacts | None, event: Mapping[str, Any]) -> ManifestFacts:
@@ -182,7 +231,7 @@ def gate_passage(event: Mapping[str, Any]) -> GatePassage:
     }
 
 
-def keep_newest(passages: dict[str, GatePassage], limit: int) -> None:
+def keep_newest(passages: MutableMapping[str, Any], limit: int) -> None:
     """Bound a memory of gate passages to its newest ``limit``."""
     if len(passages) > limit:
         for event_id in sorted(passages, key=lambda e: (passages[e]["event_time"], e))[: len(passages) - limit]:
@@ -212,12 +261,15 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
     """Apply a batch of routed events to a shipment and run its rules.
 
     Called with no events when a timer is due. The result does not depend on
-    the order of ``events``.
+    the order of ``events``. A finding names and is attributed to the
+    declarations on file at its own event time, so a declaration that
+    arrives after a later gate event (another input partition was slower)
+    corrects the alert rather than leaving it as the arrival order made it.
     """
     state = state if state is not None else ShipmentState(transport_doc_no=key)
     outcome = Outcome()
     rules = context.rules
-    figures_changed = weighed = arrived = False
+    figures_changed = weighed = arrived = sealed = False
     for kind, event in by_event_time(events):
         if kind == "decl":
             decl_id = event["declaration_id"]
@@ -230,10 +282,10 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
             event_id = event["event_id"]
             if event_id in state.decided or event_id in state.pending_exits:
                 continue  # a redelivered gate event changes nothing
-            finding = seal_broken.evaluate(event, rules, "SHIPMENT", key,
-                                           sorted(state.declarations))
-            if finding is not None:
-                outcome.findings.append(finding)
+            if event.get("seal_intact") is False:
+                state.seals[event_id] = broken_seal(event)
+                keep_newest(state.seals, PASSAGE_MEMORY)
+                sealed = True
             # Exits wait for a decision; weighings and arrivals are kept for their
             # checks. A redelivery changes nothing: the same ids, the same alerts.
             if event["direction"] == "OUT" and rules.enabled(exit_without_clearance.RULE_ID):
@@ -247,6 +299,12 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
                 keep_newest(state.arrivals, PASSAGE_MEMORY)
                 arrived = True
 
+    if (figures_changed or sealed) and state.seals:
+        for seal in sorted(state.seals.values(), key=lambda g: (g["event_time"], g["event_id"])):
+            on_file = sorted(d["declaration_id"] for d in on_file_at(state, seal["event_time"]))
+            finding = seal_broken.evaluate(seal, rules, "SHIPMENT", key, on_file)
+            if finding is not None:
+                outcome.findings.append(finding)
     if figures_changed and state.manifest is not None and state.declarations:
         finding = manifest_mismatch.evaluate(key, declared_figures(state), manifest_figures(state), rules)
         if finding is not None:
@@ -265,10 +323,11 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
 
 
 def attributed(finding: Finding, state: ShipmentState) -> Finding:
-    """The finding with the declarant and importer of the shipment's first declaration."""
-    if not state.declarations:
+    """The finding with the declarant and importer of the first declaration on file at its event time."""
+    on_file = on_file_at(state, finding.event_time)
+    if not on_file:
         return finding
-    first = min(state.declarations.values(), key=lambda d: (d["event_time"], d["declaration_id"]))
+    first = on_file[0]
     return replace(finding, declarant_id=first["declarant_id"], importer_id=first["importer_id"])
 
 
@@ -351,4 +410,4 @@ def decide_due_transits(state: ShipmentState, transits: list[transit.Transit], c
 def is_empty(state: ShipmentState) -> bool:
     """True when nothing is worth storing (e.g. only a clean gate passage was seen)."""
     return not (state.declarations or state.manifest or state.pending_exits or state.raised
-                or state.weighings or state.arrivals)
+                or state.weighings or state.arrivals or state.seals)

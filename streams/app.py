@@ -22,6 +22,7 @@ from streams.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime import RuleHolder, Runtime
 from streams.settings import Settings
 from streams.transport import BatchSubscriber, Transport
+from streams.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     router.register(app, runtime)
     subject_agents.register(app, runtime)
     web.register(app, runtime)
+    Watchdog(app, runtime)
     return app, runtime
 
 

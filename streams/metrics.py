@@ -6,6 +6,7 @@ severity, subject kind), never declaration or importer ids.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -48,8 +49,20 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=r)
         self.stream_time_lag = Gauge(
             "cargoguard_stream_time_lag_seconds",
-            "Wall clock minus stream time, per subject kind (max over partitions).",
-            ["subject_kind"], registry=r)
+            "Wall clock minus stream time, per subject partition this worker owns.",
+            ["subject_kind", "partition"], registry=r)
+        self.stream_time = Gauge(
+            "cargoguard_stream_time_seconds",
+            "Stream time (event time, epoch seconds) each subject partition this worker owns has reached.",
+            ["subject_kind", "partition"], registry=r)
+        self.consumer_lag = Gauge(
+            "cargoguard_consumer_lag",
+            "Events fetched-known but not yet committed, per input and routed-batch partition this worker owns.",
+            ["topic", "partition"], registry=r)
+        self.partition_stuck = Gauge(
+            "cargoguard_partition_stuck",
+            "1 while an assigned partition has events waiting and its committed offset does not move.",
+            ["topic", "partition"], registry=r)
         self.pending_timers = Gauge(
             "cargoguard_pending_timers", "Subjects waiting for stream time.",
             ["subject_kind"], registry=r)
@@ -62,6 +75,12 @@ class Metrics:
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],
             registry=r)
+
+    @staticmethod
+    def forget(gauge: Gauge, *labels: str) -> None:
+        """Remove a gauge's series (a partition this worker no longer owns), if it has one."""
+        with contextlib.suppress(KeyError):
+            gauge.remove(*labels)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -29,6 +29,7 @@ from streams.settings import Settings
 from streams.staged_table import ChangelogWriter
 from streams.stream_time import wall_ms
 from streams.topics import INTERNAL_TOPICS, TopicNames
+from streams.watchdog import PartitionWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Runtime:
     alerts_topic: faust.types.TopicT
     dead_letter_topic: faust.types.TopicT
     changelog_writer: ChangelogWriter
+    watch: PartitionWatch
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     watchlist: Watchlist = field(default_factory=Watchlist)
     prices: PriceTable = field(default_factory=shipped_price_table)
@@ -74,6 +76,7 @@ class Runtime:
             dead_letter_topic=app.topic(names.public("dead_letter"), key_serializer="raw",
                                         value_serializer="raw"),
             changelog_writer=ChangelogWriter(app, settings),
+            watch=PartitionWatch(settings.stuck_partition_after_s),
             prices=load_price_table(settings.reference_prices_file),
         )
         for kind in INTERNAL_TOPICS:
@@ -84,13 +87,14 @@ class Runtime:
         return runtime
 
     def is_ready(self) -> bool:
-        """True once the worker has its partitions and has restored its tables."""
+        """True once the worker has its partitions and has restored its tables, and none is stuck."""
         app = self.app
         return (
             self.assigned_once
             and not app.rebalancing
             and not app.in_recovery
             and cast(TableManager, app.tables).recovery.completed.is_set()
+            and not self.watch.stuck()
         )
 
     async def send_alerts(self, to_send: Iterable[tuple[Finding, int]]) -> list[Awaitable[Any]]:

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # with, 1.8 s).
     idle_partition_after_s: float = Field(1.0, gt=0)
     progress_interval_s: float = Field(1.0, gt=0)
+    # The watchdog looks at every assigned partition this often; one with events
+    # waiting whose committed offset has not moved for this long is stuck (a
+    # metric, a log line, and /ready answers 503 until it moves).
+    watchdog_interval_s: float = Field(5.0, gt=0)
+    stuck_partition_after_s: float = Field(60.0, gt=0)
     # Events stamped further ahead of the wall clock are rejected: one bad
     # clock would otherwise drag stream time into the future for everyone.
     max_event_time_ahead_s: float = Field(86_400.0, gt=0)

@@ -14,6 +14,9 @@ iterates, 200k events): 10k events/s, 40 % of the main thread idle.
    consumer generation changes or flow stops.
 
 Both keep Faust's semantics (offsets, acks, commits, rebalancing) unchanged.
+A fetch a rebalance interrupts is waited for before any seek (to the
+committed offsets, or table recovery's to changelog offsets), so none of its
+records is lost.
 
 3. A topic registered with ``subscribe_in_batches`` skips Faust's
    per-message path (conductor, channel queue, stream) altogether: its
@@ -95,6 +98,47 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", DEFAULT_FETCH_MAX_WAIT_MS)
         return consumer
 
+    def verify_event_path(self, now: float, tp: TP) -> None:
+        """Off: ``streams.watchdog`` checks progress by committed offsets instead.
+
+        Faust's check needs per-message bookkeeping that cargoguard's monitor
+        skips, so it reported every partition with a momentary backlog as
+        never processed.
+        """
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned partition to its committed offset, and one never committed to its start.
+
+        aiokafka leaves a partition without a committed offset where it is. A
+        fetch that a rebalance cut off had moved it past records nobody
+        received, so a partition nobody had committed yet lost them for good
+        (seen after a SIGKILL failover: 87 gate events). Table changelogs are
+        left to Faust's recovery.
+        """
+        return cast(Mapping[TP, int], await self.call_thread(self._seek_to_committed_or_start))
+
+    async def _seek_to_committed_or_start(self) -> Mapping[TP, int]:
+        consumer = self._ensure_consumer()
+        committed: Mapping[Any, int | None] = await consumer.seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        never = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+        if never:
+            await consumer.seek_to_beginning(*never)
+        return cast(Mapping[TP, int], committed)
+
+    def topic_partitions(self, topic: str) -> int | None:
+        """How many partitions ``topic`` has, from the cluster metadata every member keeps.
+
+        Faust reads the group coordinator's metadata snapshot, which aiokafka
+        fills in only on the group leader: every other worker got None, never
+        reported its input partitions' progress, and with several workers
+        stream time stood still.
+        """
+        if self._consumer is None:
+            return None
+        partitions = self._consumer._client.cluster.partitions_for_topic(topic)
+        return len(partitions) if partitions else None
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = dict(await super()._highwaters(partitions))
         if not listed:
@@ -147,6 +191,7 @@ class Consumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._buffer_drained = asyncio.Event()
         self._handing_over: asyncio.Future[None] | None = None
+        self._fetching: asyncio.Future[Any] | None = None
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -166,7 +211,18 @@ class Consumer(faust_aiokafka.Consumer):
             )
             records: Mapping[Any, Any] = {}
             if self.app.client_only or active_partitions:
-                records = await self._getmany(active_partitions=active_partitions, timeout=timeout)
+                # Shielded: a rebalance cancels the fetcher, but the fetch goes on in the
+                # consumer thread; every seek waits for it (``perform_seek``, ``seek_wait``).
+                # It gets a copy of the active partitions: Faust resumes partitions by
+                # changing that set in place, so a fetch abandoned by a rebalance went on to
+                # take records of partitions resumed after it, for nobody (a failover's
+                # changelog, whose recovery then waited for ever).
+                self._fetching = asyncio.ensure_future(
+                    self._getmany(active_partitions=set(active_partitions) if active_partitions else None,
+                                  timeout=timeout))
+                # Its error, if it ends in one after being abandoned, is the next fetch's to meet.
+                self._fetching.add_done_callback(lambda f: f.cancelled() or f.exception())
+                records = await asyncio.shield(self._fetching)
             else:
                 self._buffer_drained.clear()
                 with contextlib.suppress(TimeoutError):
@@ -174,6 +230,26 @@ class Consumer(faust_aiokafka.Consumer):
             return records, active_partitions
         finally:
             self.not_waiting_next_records.set()
+
+    async def _fetch_finished(self) -> None:
+        """Wait until no fetch is under way in the consumer thread (at most one fetch timeout)."""
+        fetching = self._fetching
+        if fetching is not None and not fetching.done():
+            await asyncio.wait([fetching])
+
+    async def perform_seek(self) -> None:
+        """Seek to the committed offsets once no fetch of the previous generation is under way."""
+        await self._fetch_finished()
+        await super().perform_seek()
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        """Seek (table recovery does, to changelog offsets) once no earlier fetch is under way.
+
+        A fetch still running would move the partitions past records that it
+        then returns to no one.
+        """
+        await self._fetch_finished()
+        await super().seek_wait(partitions)
 
     async def _hand_over(self, subscriber: BatchSubscriber, messages: list[Message]) -> None:
         # Wait for the previous call even when a rebalance cut the fetcher off while it ran.

@@ -352,9 +352,11 @@ def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules:
 @click.option("--timeout", "timeout_s", type=float, default=600.0, show_default=True,
               help="Stop waiting for alerts after this many seconds past the replay.")
 @click.option("--mapping", help="For a CSV FILE: its mapping (kcs, or a .toml) with a 'fraud' label column.")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Workers in the consumer group that processes the file.")
 @click.pass_context
 def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, timeout_s: float,
-             mapping: str | None) -> None:
+             mapping: str | None, workers: int) -> None:
     """Replay a labelled FILE on a fresh embedded broker; precision, recall, latency per rule.
 
     FILE is JSON Lines from `simulate --out` (planted patterns), or a CSV with
@@ -362,7 +364,7 @@ def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, t
     """
     from streams.evaluate import evaluate_command
 
-    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping)
+    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping, workers)
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:

@@ -1,11 +1,14 @@
 """``cargoguard evaluate``: replay a labelled file through the full pipeline and score the alerts.
 
-A fresh embedded broker, fresh topics and one worker, as in the benchmark.
+A fresh embedded broker, fresh topics and one worker (``--workers N``: N
+workers in one consumer group, each with its own web port and state), as in
+the benchmark.
 The file is replayed at full speed with a progress bar; each event's publish
 time is noted. Then a second bar follows the worker, by its own counters,
 until it has read every event and made the decisions that wait for stream
 time: the run ends once it has applied nothing and sent no alert for a
-quiet period and no subject waits for stream time (once the input
+quiet period and no subject waits for stream time, counted over every
+worker (once the input
 partitions are idle, stream time follows the wall clock, so a pending exit
 decision is made a feed skew later). A subject that waits beyond the file
 (a transit deadline hours ahead) cannot hold the run longer than the idle
@@ -99,6 +102,8 @@ class Evaluation:
     labels: LabelReport | None = None
     # False when --timeout cut the wait short: alerts may be missing.
     complete: bool = True
+    # Workers in the consumer group that processed the file.
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +141,8 @@ def read_truth(path: Path, mapping: CsvMapping | None) -> Truth:
 
 
 def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Console,
-                   mapping: CsvMapping | None = None) -> Evaluation:
-    """Replay ``path`` through a fresh embedded broker and worker; score the alerts."""
+                   mapping: CsvMapping | None = None, workers: int = 1) -> Evaluation:
+    """Replay ``path`` through a fresh embedded broker and ``workers`` workers; score the alerts."""
     truth = read_truth(path, mapping)
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-evaluate-"))
     address = f"127.0.0.1:{free_port()}"
@@ -146,6 +151,9 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
         "web_host": "127.0.0.1", "web_port": free_port(), "log_level": "warn", "schema_registry_url": None,
         "idle_partition_after_s": IDLE_AFTER_S,
     })
+    group = [run_settings] + [run_settings.model_copy(update={"web_port": free_port(),
+                                                              "data_dir": workdir / f"data-{n}"})
+                              for n in range(1, workers)]
     published: dict[str, float] = {}
     input_events = 0
 
@@ -161,36 +169,43 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
         broker_log = stack.enter_context((workdir / "broker.log").open("wb"))
         stack.enter_context(EmbeddedBroker(address, settings.tansu_bin, log=broker_log))
         create_topics(run_settings)
-        worker_log_path = workdir / "worker.log"
-        worker_log = stack.enter_context(worker_log_path.open("wb"))
-        worker = subprocess.Popen(cargoguard_command("worker"), env={**os.environ, **run_settings.as_env()},
-                                  stdout=worker_log, stderr=subprocess.STDOUT)
-        stack.callback(stop_process, worker)
+        processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+        for n, worker_settings in enumerate(group):
+            log_path = workdir / f"worker-{n}.log"
+            log_file = stack.enter_context(log_path.open("wb"))
+            process = subprocess.Popen(cargoguard_command("worker"), env={**os.environ, **worker_settings.as_env()},
+                                       stdout=log_file, stderr=subprocess.STDOUT)
+            stack.callback(stop_process, process)
+            processes.append((process, log_path))
+        urls = [f"http://{s.web_host}:{s.web_port}" for s in group]
         try:
-            wait_until_ready(f"http://{run_settings.web_host}:{run_settings.web_port}/ready", worker)
+            for url, (process, _log) in zip(urls, processes, strict=True):
+                wait_until_ready(f"{url}/ready", process)
             # Fresh topics: reading from the start, no alert can come before the reader.
             with AlertClock(run_settings, group_id="evaluate", from_beginning=True) as clock:
-                publish_file(run_settings, path, console, note, mapping)
-                complete = wait_for_decisions(run_settings, clock, worker, input_events, timeout_s, console)
+                publish_file(run_settings, urls, path, console, note, mapping)
+                complete = wait_for_decisions(run_settings, urls, clock, [p for p, _ in processes], input_events,
+                                              timeout_s, console)
         except UserError as exc:
-            if worker.poll() is None:
+            dead = [(process, log) for process, log in processes if process.poll() is not None]
+            if not dead:
                 raise
-            raise UserError(f"{exc}; the worker's last words:\n{log_tail(worker_log_path)}") from exc
+            raise UserError(f"{exc}; the worker's last words:\n{log_tail(dead[0][1])}") from exc
     alerts = list(clock.newest.values())
     latency = latencies(clock.seen, published, WAITING_RULES)
     if truth.planted:
-        return Evaluation(truth.events, len(alerts), latency, complete=complete,
+        return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
                           quality=score(truth.planted, alerted_findings(alerts)))
-    return Evaluation(truth.events, len(alerts), latency, complete=complete,
+    return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
                       labels=score_against_labels(truth.positive_declarations, truth.declarations, alerts))
 
 
-def publish_file(settings: Settings, path: Path, console: Console, note: Callable[[JsonEvent], None],
-                 mapping: CsvMapping | None) -> None:
+def publish_file(settings: Settings, workers: list[str], path: Path, console: Console,
+                 note: Callable[[JsonEvent], None], mapping: CsvMapping | None) -> None:
     """Replay the file at full speed; the producer is gone when this returns (no idle-connection noise).
 
-    The file's watchlist entries go out first, and the replay starts once the
-    worker holds them: at full speed the first watched truck could otherwise
+    The file's watchlist entries go out first, and the replay starts once
+    every worker (web base URLs ``workers``) holds them: at full speed the first watched truck could otherwise
     pass before the worker has read the watchlist, which a live run never sees.
     """
     entries = [] if mapping is not None else [e for e in read_events([path]) if e.kind == "watchlist_entry"]
@@ -199,8 +214,9 @@ def publish_file(settings: Settings, path: Path, console: Console, note: Callabl
             for entry in entries:
                 publisher.publish(entry.kind, entry.record)
             publisher.flush()
-            wait_for_gauge(f"http://{settings.web_host}:{settings.web_port}/metrics",
-                           "cargoguard_watchlist_entries", len({e.record["entry_id"] for e in entries}))
+            for worker in workers:
+                wait_for_gauge(f"{worker}/metrics", "cargoguard_watchlist_entries",
+                               len({e.record["entry_id"] for e in entries}))
         replay([path], publisher, console=console, on_published=note, mapping=mapping)
 
 
@@ -226,12 +242,13 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess.Popen[bytes],
-                       published: int, timeout_s: float, console: Console) -> bool:
-    """Follow the worker through the file and its decisions that wait for stream time; False on timeout.
+def wait_for_decisions(settings: Settings, workers: list[str], clock: AlertClock,
+                       processes: list[subprocess.Popen[bytes]], published: int, timeout_s: float,
+                       console: Console) -> bool:
+    """Follow the workers through the file and their decisions that wait for stream time; False on timeout.
 
-    The worker has read the file once it has routed or dead-lettered
-    ``published`` input events (its own counters). It is done when it has
+    The workers (web base URLs ``workers``) have read the file once they have
+    routed or dead-lettered ``published`` input events (their counters summed). It is done when it has
     applied nothing new and sent no alert for a quiet period and no subject
     waits for stream time any more. A subject may wait beyond the file (a
     transit deadline hours ahead): then the wait ends at the latest when
@@ -240,7 +257,6 @@ def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess
     follows the wall clock, so that is after the idle delay, a progress
     report and the longest wait of the rules (the exit rule's feed skew).
     """
-    metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     tail_wait_s = (settings.idle_partition_after_s + settings.progress_interval_s
                    + skew_ms(load_rule_book(settings.rules_file)) / 1000)
     quiet_s = settings.checkpoint_interval_s + settings.progress_interval_s + QUIET_MARGIN_S
@@ -254,16 +270,18 @@ def wait_for_decisions(settings: Settings, clock: AlertClock, worker: subprocess
         deciding = progress.add_task("stream time", total=tail_wait_s, detail="", visible=False)
         while True:
             time.sleep(POLL_S)
-            if worker.poll() is not None:
-                raise UserError(f"the worker exited with {worker.returncode}")
+            for process in processes:
+                if process.poll() is not None:
+                    raise UserError(f"a worker exited with {process.returncode}")
             now = time.monotonic()
             if now - started > timeout_s:
                 console.print(f"[yellow]stopped waiting after {timeout_s:.0f} s: alerts may be missing[/]")
                 return False
             try:
-                totals = scrape_totals(metrics_url, WORKER_COUNTERS)
+                each = [scrape_totals(f"{worker}/metrics", WORKER_COUNTERS) for worker in workers]
             except OSError:  # busy for a moment; a dead worker is caught above
                 continue
+            totals = {name: sum(t[name] for t in each) for name in WORKER_COUNTERS}
             if totals["cargoguard_subject_events_total"] != applied:
                 applied, applied_at = totals["cargoguard_subject_events_total"], now
             alerts = f"{len(clock.seen):,} alerts"
@@ -290,6 +308,7 @@ def as_dict(evaluation: Evaluation) -> dict[str, Any]:
     prompt, waiting = evaluation.latency.prompt_ms, evaluation.latency.waiting_ms
     result: dict[str, Any] = {
         "complete": evaluation.complete,
+        "workers": evaluation.workers,
         "events": evaluation.events,
         "alerts": evaluation.alerts,
         "latency_ms": {"alerts": len(prompt), "p50": percentile(prompt, 0.5), "p95": percentile(prompt, 0.95),
@@ -336,7 +355,8 @@ def print_evaluation(evaluation: Evaluation, console: Console) -> None:
         # The overall row has no latency of its own: the lines under the table give it.
         return ms(percentile(evaluation.latency.by_rule_ms.get(rule_id, []), 0.5)) if rule_id != "ALL" else ""
 
-    title = f"cargoguard evaluate: {evaluation.events:,} events, {evaluation.alerts:,} alerts"
+    title = (f"cargoguard evaluate: {evaluation.events:,} events, {evaluation.alerts:,} alerts, "
+             f"{evaluation.workers} worker{'s' if evaluation.workers > 1 else ''}")
     if evaluation.quality is not None:
         table = Table(title=title)
         table.add_column("rule", no_wrap=True)
@@ -414,12 +434,13 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
 
 
 def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float,
-                     mapping: str | None = None) -> None:
+                     mapping: str | None = None, workers: int = 1) -> None:
     """The command: run, then print (table or JSON) and plot."""
     if plot is not None and not plot.parent.is_dir():
         raise UserError(f"{plot}: no folder {plot.parent} to write the plot in")
     console = Console(stderr=True)
-    evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None)
+    evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None,
+                                workers)
     if as_json:
         print(json.dumps(as_dict(evaluation)))
     else:

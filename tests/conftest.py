@@ -29,7 +29,7 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.metrics import scrape_totals
 from streams.publish import EventPublisher
 from streams.settings import Settings
-from streams.topics import TopicNames, create_topics
+from streams.topics import INPUT_FEEDS, INTERNAL_TOPICS, TopicNames, create_topics
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_S = 90.0
@@ -65,6 +65,7 @@ class WorkerProcess:
         self.log_path = log_path
         env = {**os.environ, **settings.as_env(), "PYTHONUNBUFFERED": "1"}
         self.log = log_path.open("ab")
+        self.terminated = False
         self.process = subprocess.Popen([sys.executable, "-m", "streams", "worker"], cwd=REPO, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
@@ -93,6 +94,12 @@ class WorkerProcess:
         """The sum of ``name``'s samples on ``/metrics`` whose labels include ``labels`` (0 when none)."""
         return scrape_totals(self.url + "/metrics", [name], timeout_s=5, labels=labels)[name]
 
+    def samples(self, name: str) -> list[str]:
+        """The non-zero samples of ``name`` on ``/metrics``, as text lines (for failure messages)."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        return [line for line in lines if line.startswith(name + "{") and not line.endswith(" 0.0")]
+
     def wait_metric(self, name: str, done: Callable[[float], bool], **labels: str) -> None:
         """Block until ``done`` holds for :meth:`metric`; fail with the log's tail after a while."""
         deadline = time.monotonic() + METRIC_WAIT_S
@@ -113,10 +120,16 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (once): a clean shutdown begins."""
+        if self.process.poll() is None and not self.terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self.terminated = True
+
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM and wait; returns the exit code."""
+        self.terminate()
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -157,6 +170,96 @@ class Deployment:
             worker.wait_ready()
         return worker
 
+    def start_workers(self, count: int) -> list[WorkerProcess]:
+        """Start ``count`` more workers in the group, each with its own port and data dir; wait for all."""
+        started = [self.start_worker(wait=False, web_port=free_port(),
+                                     data_dir=self.tmp_path / f"data-{len(self.workers)}")
+                   for _ in range(count)]
+        for worker in started:
+            worker.wait_ready()
+        return started
+
+    @property
+    def live_workers(self) -> list[WorkerProcess]:
+        """The workers still running."""
+        return [worker for worker in self.workers if worker.process.poll() is None]
+
+    def end_offsets(self, topics: list[str]) -> dict[tuple[str, int], int]:
+        """Each partition's end offset, as a fetch reports it.
+
+        Tansu answers ListOffsets with the base offset of a partition's last
+        record batch plus one, short of the batch's other records; the high
+        watermark of a fetch response is right (``streams.transport`` does the same).
+        """
+        consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-ends",
+                             "enable.auto.commit": False, "fetch.wait.max.ms": 50})
+        try:
+            listed = {}
+            for topic in topics:
+                for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                    listed[(topic, p)] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            consumer.assign([TopicPartition(t, p, max(0, end - 1)) for (t, p), end in listed.items()])
+            ends: dict[tuple[str, int], int] = {}
+            deadline = time.monotonic() + 30
+            while len(ends) < len(listed):
+                assert time.monotonic() < deadline, f"no fetch answer from {set(listed) - set(ends)}"
+                consumer.poll(0.05)
+                for (t, p), end in listed.items():
+                    high = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
+                    if high >= 0:
+                        ends[(t, p)] = max(end, high)
+            return ends
+        finally:
+            consumer.close()
+
+    def uncommitted(self, topics: list[str], ends: dict[tuple[str, int], int] | None = None
+                    ) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
+        """Events of ``topics`` the group has not committed (up to ``ends``, else the end offsets now).
+
+        Returns them per partition that has any, and the end offsets they were measured against.
+        """
+        if ends is None:
+            ends = self.end_offsets(topics)
+        consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": self.settings.app_id,
+                             "enable.auto.commit": False})
+        try:
+            partitions = [TopicPartition(topic, p) for topic, p in ends]
+            lag = {f"{tp.topic}[{tp.partition}]": ends[(tp.topic, tp.partition)] - max(tp.offset, 0)
+                   for tp in consumer.committed(partitions, timeout=10)}
+            return {tp: count for tp, count in lag.items() if count > 0}, ends
+        finally:
+            consumer.close()
+
+    def wait_drained(self, timeout_s: float = 120.0) -> None:
+        """Block until the group has committed every input event and everything routed from it, and no
+        live worker waits for stream time.
+
+        Progress reports flow through the internal topics for ever, so those
+        count up to their end offsets once the inputs are drained.
+        """
+        deadline = time.monotonic() + timeout_s
+        inputs = [self.names.public(key) for key in INPUT_FEEDS]
+        internal = [self.names.internal(key) for key in INTERNAL_TOPICS]
+        routed_ends: dict[tuple[str, int], int] | None = None
+        while True:
+            lag = None
+            if routed_ends is None:
+                lag = self.uncommitted(inputs)[0]
+                if not lag:
+                    routed_ends = self.uncommitted(internal)[1]
+            if routed_ends is not None:
+                lag = self.uncommitted(internal, routed_ends)[0]
+            pending = sum(worker.metric("cargoguard_pending_timers") for worker in self.live_workers)
+            if routed_ends is not None and not lag and pending == 0:
+                return
+            if time.monotonic() > deadline:
+                views = [(w.url, w.samples("cargoguard_consumer_lag"), w.samples("cargoguard_partition_stuck"))
+                         for w in self.live_workers]
+                raise AssertionError(f"uncommitted {lag}, {pending} subjects waiting; each worker's own view "
+                                     f"(consumer lag, stuck partitions): {views}\n"
+                                     + "\n".join(w.tail(20) for w in self.live_workers))
+            time.sleep(0.5)
+
     def publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Publish (kind, record) pairs in order and wait for delivery."""
         for kind, record in events:
@@ -191,8 +294,31 @@ class Deployment:
             consumer.close()
         return records
 
+    def read_all(self, key: str, schema_name: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+        """Every record a public topic holds now, from the start to its end offsets."""
+        topic = self.names.public(key)
+        ends = {p: end for (_t, p), end in self.end_offsets([topic]).items()}
+        consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-reader",
+                             "enable.auto.commit": False})
+        try:
+            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+            records: list[dict[str, Any]] = []
+            reached = {p: end == 0 for p, end in ends.items()}
+            deadline = time.monotonic() + timeout_s
+            while not all(reached.values()):
+                assert time.monotonic() < deadline, f"{topic}: read {len(records)} records, ends {ends}"
+                message = consumer.poll(0.2)
+                if message is not None and message.error() is None:
+                    records.append(read_avro(schema_name, message.value()))
+                    reached[message.partition()] = message.offset() + 1 >= ends[message.partition()]
+            return records
+        finally:
+            consumer.close()
+
     def close(self) -> None:
-        """Stop every worker, and the publisher's client before the session's broker goes."""
+        """Stop every worker (all at once), and the publisher's client before the session's broker goes."""
+        for worker in self.workers:
+            worker.terminate()
         for worker in self.workers:
             worker.stop()
         # confluent-kafka has no close(): a producer's client is destroyed with the object.

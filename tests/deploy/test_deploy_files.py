@@ -494,6 +494,7 @@ def test_alert_rules_cover_the_operational_failures():
     assert "cargoguard_stream_time_lag_seconds" in used["CargoguardStreamTimeLagging"]
     assert "> 300" in rules["CargoguardStreamTimeLagging"]["expr"]
     assert rules["CargoguardStreamTimeLagging"]["for"] == "5m"
+    assert "cargoguard_partition_stuck" in used["CargoguardPartitionStuck"]
     assert {"cargoguard_events_total", "up"} <= used["CargoguardNoInput"]
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"page", "ticket"}
@@ -516,7 +517,8 @@ def test_dashboard_shows_what_the_control_room_ops_need():
     exprs = " ".join(target["expr"] for _, target in dashboard_targets())
     for metric in ("cargoguard_events_total", "cargoguard_alerts_total", "cargoguard_dead_letters_total",
                    "cargoguard_step_seconds_bucket", "cargoguard_stream_time_lag_seconds",
-                   "cargoguard_pending_timers", "cargoguard_processing_errors_total"):
+                   "cargoguard_pending_timers", "cargoguard_processing_errors_total",
+                   "cargoguard_partition_stuck", "cargoguard_consumer_lag"):
         assert metric in metrics_in(exprs), f"the dashboard shows no {metric}"
     step_quantiles = {re.search(r"histogram_quantile\(([\d.]+)", target["expr"]).group(1)
                       for _, target in dashboard_targets() if "cargoguard_step_seconds_bucket" in target["expr"]}
@@ -657,7 +659,8 @@ def alert_test(name, eval_time, *firing):
 
 @needs_promtool
 def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
-    lag_labels = {"instance": WORKER["instance"], "subject_kind": "shipment"}
+    lag_labels = {"instance": WORKER["instance"], "subject_kind": "shipment", "partition": "2"}
+    stuck_labels = {"instance": WORKER["instance"], "topic": "cargo.gate-events", "partition": "1"}
     tests = [
         {   # A worker stops answering scrapes; it dead-letters and fails a bit first; one partition's time stalls.
             "interval": "1m",
@@ -665,8 +668,11 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
                 series("up", "1 1 0x10"),
                 series("cargoguard_dead_letters_total", "0x2 1x20", feed="cargo.declarations", kind="UNDECODABLE"),
                 series("cargoguard_processing_errors_total", "0x2 1x20", stage="router"),
-                series("cargoguard_stream_time_lag_seconds", "400x10", subject_kind="shipment"),
-                series("cargoguard_stream_time_lag_seconds", "100x10", subject_kind="importer"),
+                series("cargoguard_stream_time_lag_seconds", "400x10", subject_kind="shipment", partition="2"),
+                series("cargoguard_stream_time_lag_seconds", "100x10", subject_kind="shipment", partition="0"),
+                series("cargoguard_stream_time_lag_seconds", "100x10", subject_kind="importer", partition="2"),
+                series("cargoguard_partition_stuck", "0x2 1x10", topic="cargo.gate-events", partition="1"),
+                series("cargoguard_partition_stuck", "0x12", topic="cargo.gate-events", partition="0"),
             ],
             "alert_rule_test": [
                 alert_test("CargoguardWorkerDown", "3m"),  # down for 1 of the 2 minutes
@@ -681,6 +687,8 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
                 alert_test("CargoguardStreamTimeLagging", "4m"),
                 alert_test("CargoguardStreamTimeLagging", "6m",
                            expected_alert("CargoguardStreamTimeLagging", **lag_labels)),
+                alert_test("CargoguardPartitionStuck", "4m"),  # stuck for 1 of the 2 minutes
+                alert_test("CargoguardPartitionStuck", "6m", expected_alert("CargoguardPartitionStuck", **stuck_labels)),
             ],
         },
         {   # Events flow for ten minutes, then stop.

@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,8 @@ class Evaluation:
     complete: bool = True
     # Workers in the consumer group that processed the file.
     workers: int = 1
+    # Each alert id's newest version: two runs decided alike when these are equal.
+    alert_versions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +195,12 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
             raise UserError(f"{exc}; the worker's last words:\n{log_tail(dead[0][1])}") from exc
     alerts = list(clock.newest.values())
     latency = latencies(clock.seen, published, WAITING_RULES)
+    versions = {alert_id: int(alert["version"]) for alert_id, alert in sorted(clock.newest.items())}
     if truth.planted:
         return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
-                          quality=score(truth.planted, alerted_findings(alerts)))
+                          alert_versions=versions, quality=score(truth.planted, alerted_findings(alerts)))
     return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
+                      alert_versions=versions,
                       labels=score_against_labels(truth.positive_declarations, truth.declarations, alerts))
 
 
@@ -311,6 +315,7 @@ def as_dict(evaluation: Evaluation) -> dict[str, Any]:
         "workers": evaluation.workers,
         "events": evaluation.events,
         "alerts": evaluation.alerts,
+        "alert_versions": evaluation.alert_versions,
         "latency_ms": {"alerts": len(prompt), "p50": percentile(prompt, 0.5), "p95": percentile(prompt, 0.95),
                        "p99": percentile(prompt, 0.99), "max": max(prompt, default=None)},
         "stream_time_decisions_ms": {"alerts": len(waiting), "p50": percentile(waiting, 0.5),

@@ -64,7 +64,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.pass_context
 def up(ctx: click.Context, demo: bool, rate: float) -> None:
     """Run everything on this machine: embedded broker, topics, a worker; follow alerts."""
-    from streams.supervisor import run_up
+    from streams.tools.up import run_up
 
     settings = settings_from(ctx)
     configure_logging("warn")
@@ -75,7 +75,7 @@ def up(ctx: click.Context, demo: bool, rate: float) -> None:
 @click.pass_context
 def broker(ctx: click.Context) -> None:
     """Run only the embedded Kafka-compatible broker on CARGOGUARD_BROKER (default 127.0.0.1:9092)."""
-    from streams.broker import EmbeddedBroker
+    from streams.kafka.embedded_broker import EmbeddedBroker
 
     settings = settings_from(ctx)
     console = Console(stderr=True)
@@ -94,7 +94,7 @@ def broker(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, web_port: int | None, data_dir: Path | None, no_create_topics: bool) -> None:
     """Run one Faust worker against CARGOGUARD_BROKER (run several to scale out)."""
-    from streams.worker import run_worker
+    from streams.runtime.worker import run_worker
 
     settings = settings_from(ctx, web_port=web_port, data_dir=data_dir)
     configure_logging(settings.log_level)
@@ -110,7 +110,7 @@ def topics() -> None:
 @click.pass_context
 def topics_create(ctx: click.Context) -> None:
     """Create every topic that does not exist yet, with CARGOGUARD_PARTITIONS partitions."""
-    from streams.topics import create_topics, wait_for_broker
+    from streams.kafka.topics import create_topics, wait_for_broker
 
     settings = settings_from(ctx)
     wait_for_broker(settings)
@@ -128,9 +128,9 @@ def topics_create(ctx: click.Context) -> None:
 def replay(ctx: click.Context, files: tuple[Path, ...], rate: float | None, speedup: float | None,
            skip_invalid: bool, mapping: str | None) -> None:
     """Publish events from JSON Lines FILES (or CSV with --mapping) in file order, with a progress bar."""
-    from streams.publish import EventPublisher
-    from streams.replay import replay as run_replay
-    from streams.tabular import load_mapping
+    from streams.kafka.publish import EventPublisher
+    from streams.tools.csv_mapping import load_mapping
+    from streams.tools.replay import replay as run_replay
 
     settings = settings_from(ctx)
     csv_mapping = load_mapping(mapping) if mapping else None
@@ -156,7 +156,7 @@ def replay(ctx: click.Context, files: tuple[Path, ...], rate: float | None, spee
 def simulate(ctx: click.Context, seed: int, rate: float, duration: float | None, out: Path | None,
              pattern_rate: float, time_scale: float) -> None:
     """Generate labelled synthetic traffic with planted smuggling patterns."""
-    from streams.simulate import run_simulate
+    from streams.tools.simulate import run_simulate
 
     settings = settings_from(ctx)
     run_simulate(settings, seed=seed, rate=rate, duration_s=duration, out=out, pattern_rate=pattern_rate,
@@ -173,8 +173,8 @@ def simulate(ctx: click.Context, seed: int, rate: float, duration: float | None,
 def alerts(ctx: click.Context, as_json: bool, from_beginning: bool, office: str | None,
            severity: str | None, timeout: float | None) -> None:
     """Follow the alerts topic: a live table, or JSON lines."""
-    from streams.alert_feed import AlertFilter, follow_alerts
-    from streams.alert_view import print_json_lines, show_live_table
+    from streams.kafka.alert_feed import AlertFilter, follow_alerts
+    from streams.tools.alert_view import print_json_lines, show_live_table
 
     settings = settings_from(ctx)
     alert_filter = AlertFilter(office=office, min_severity=severity.upper() if severity else None)
@@ -198,7 +198,7 @@ def rules() -> None:
 @click.pass_context
 def rules_show(ctx: click.Context, as_json: bool) -> None:
     """Every rule as the workers apply it: enabled, severity, version, parameters."""
-    from streams.control import effective_rules
+    from streams.runtime.control import effective_rules
 
     book = effective_rules(settings_from(ctx))
     for rule_id, config in sorted(book.rules.items()):
@@ -221,7 +221,7 @@ def rules_show(ctx: click.Context, as_json: bool) -> None:
 def rules_set(ctx: click.Context, rule_id: str, assignments: tuple[str, ...], severity: str | None,
               updated_by: str | None) -> None:
     """Change thresholds, windows or severity, e.g. ``rules set SPLIT_SHIPMENT min_declarations=5``."""
-    from streams.control import change_rule
+    from streams.runtime.control import change_rule
 
     if not assignments and severity is None:
         raise click.UsageError("name nothing to change: give NAME=VALUE pairs and/or --severity")
@@ -236,7 +236,7 @@ def rules_set(ctx: click.Context, rule_id: str, assignments: tuple[str, ...], se
 @click.pass_context
 def rules_disable(ctx: click.Context, rule_id: str, updated_by: str | None) -> None:
     """Stop a rule raising alerts."""
-    from streams.control import change_rule
+    from streams.runtime.control import change_rule
 
     changed = change_rule(settings_from(ctx), rule_id.upper(), enabled=False, updated_by=updated_by)
     click.echo(f"{changed.rule_id} disabled (version {changed.version})")
@@ -248,7 +248,7 @@ def rules_disable(ctx: click.Context, rule_id: str, updated_by: str | None) -> N
 @click.pass_context
 def rules_enable(ctx: click.Context, rule_id: str, updated_by: str | None) -> None:
     """Let a rule raise alerts again."""
-    from streams.control import change_rule
+    from streams.runtime.control import change_rule
 
     changed = change_rule(settings_from(ctx), rule_id.upper(), enabled=True, updated_by=updated_by)
     click.echo(f"{changed.rule_id} enabled (version {changed.version})")
@@ -259,7 +259,7 @@ def rules_enable(ctx: click.Context, rule_id: str, updated_by: str | None) -> No
 @click.pass_context
 def rules_reset(ctx: click.Context, rule_id: str) -> None:
     """Drop every change to a rule: back to the shipped defaults."""
-    from streams.control import reset_rule
+    from streams.runtime.control import reset_rule
 
     reset_rule(settings_from(ctx), rule_id.upper())
     click.echo(f"{rule_id.upper()} is back at its defaults")
@@ -285,9 +285,9 @@ def watchlist_add(ctx: click.Context, subject_type: str, value: str, severity: s
                   entry_id: str | None, expires: str | None, added_by: str | None) -> None:
     """Put something on the watchlist; workers check every event against it from now on."""
     from agents.rules.watchlist_hit import WatchEntry
-    from streams.control import add_watch_entry
-    from streams.events_json import ConversionError, parse_time
-    from streams.stream_time import wall_ms
+    from streams.kafka.events_json import ConversionError, parse_time
+    from streams.runtime.control import add_watch_entry
+    from streams.runtime.stream_time import wall_ms
 
     try:
         expires_at = parse_time(expires, "--expires") if expires else None
@@ -306,7 +306,7 @@ def watchlist_add(ctx: click.Context, subject_type: str, value: str, severity: s
 @click.pass_context
 def watchlist_remove(ctx: click.Context, entry_id: str) -> None:
     """Take an entry off the watchlist."""
-    from streams.control import remove_watch_entry
+    from streams.runtime.control import remove_watch_entry
 
     remove_watch_entry(settings_from(ctx), entry_id)
     click.echo(f"removed {entry_id}")
@@ -317,8 +317,8 @@ def watchlist_remove(ctx: click.Context, entry_id: str) -> None:
 @click.pass_context
 def watchlist_list(ctx: click.Context, as_json: bool) -> None:
     """Every entry on the watchlist."""
-    from streams.control import current_watchlist
-    from streams.events_json import format_time
+    from streams.kafka.events_json import format_time
+    from streams.runtime.control import current_watchlist
 
     for entry in sorted(current_watchlist(settings_from(ctx)).entries.values(), key=lambda e: e.entry_id):
         if as_json:
@@ -338,7 +338,7 @@ def watchlist_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules: str | None) -> None:
     """Benchmark the full pipeline on the embedded broker: events/s, latency, memory."""
-    from streams.bench import run_bench
+    from streams.tools.bench import run_bench
 
     settings = settings_from(ctx)
     rule_ids = None if only_rules is None else [r.strip().upper() for r in only_rules.split(",") if r.strip()]
@@ -362,7 +362,7 @@ def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, t
     FILE is JSON Lines from `simulate --out` (planted patterns), or a CSV with
     --mapping whose 'fraud' label column marks the true cases.
     """
-    from streams.evaluate import evaluate_command
+    from streams.tools.evaluate import evaluate_command
 
     evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping, workers)
 

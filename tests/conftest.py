@@ -25,11 +25,11 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 import schemas
-from streams.broker import EmbeddedBroker, free_port
-from streams.metrics import scrape_totals
-from streams.publish import EventPublisher
+from streams.kafka.embedded_broker import EmbeddedBroker, free_port
+from streams.kafka.publish import EventPublisher
+from streams.kafka.topics import INPUT_FEEDS, INTERNAL_TOPICS, TopicNames, create_topics
+from streams.runtime.metrics import scrape_totals
 from streams.settings import Settings
-from streams.topics import INPUT_FEEDS, INTERNAL_TOPICS, TopicNames, create_topics
 
 REPO = Path(__file__).resolve().parent.parent
 WORKER_READY_TIMEOUT_S = 90.0
@@ -50,7 +50,7 @@ def broker_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def read_avro(schema_name: str, value: bytes) -> dict[str, Any]:
-    """Decode a single-object-encoded value with fastavro alone (independent of streams.codec)."""
+    """Decode a single-object-encoded value with fastavro alone (independent of streams.kafka.codec)."""
     assert value[:2] == b"\xc3\x01", value[:10]
     schema = fastavro.parse_schema(schemas.load(schema_name))
     record: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(value[10:]), schema, None)
@@ -189,7 +189,7 @@ class Deployment:
 
         Tansu answers ListOffsets with the base offset of a partition's last
         record batch plus one, short of the batch's other records; the high
-        watermark of a fetch response is right (``streams.transport`` does the same).
+        watermark of a fetch response is right (``streams.runtime.transport`` does the same).
         """
         consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-ends",
                              "enable.auto.commit": False, "fetch.wait.max.ms": 50})

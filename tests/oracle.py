@@ -17,12 +17,12 @@ from agents.rules import seal_broken, watchlist_hit
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.watchlist_hit import WatchEntry, Watchlist
-from agents.subject_agents import KINDS
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
-from streams.alerts import new_versions, to_scoring
+from streams.runtime.agents.subject_agent import SubjectKind, decode_state, encode_segment, encode_state
+from streams.runtime.agents.subjects import KINDS
+from streams.runtime.alert_versions import new_versions, to_scoring
 from streams.settings import Settings
-from streams.subject_agent import SubjectKind, decode_state, encode_segment, encode_state
 
 LATENESS_MS = int(Settings().allowed_lateness_s * 1000)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.events_json import to_json_document
-from streams.topics import EVENT_KINDS, PUBLIC_TOPICS
+from streams.kafka.events_json import to_json_document
+from streams.kafka.topics import EVENT_KINDS, PUBLIC_TOPICS
 from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, manifest, parcel
 
 Event = tuple[str, dict[str, Any]]

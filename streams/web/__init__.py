@@ -14,7 +14,7 @@ from importlib import resources
 import faust
 from faust.web import Request, Response, View
 
-from streams.runtime import Runtime
+from streams.runtime.context import Runtime
 from streams.web.alert_board import AlertBoard, AlertTail, tail_credentials
 
 # aiohttp takes the charset separately; the exposition format is ASCII.

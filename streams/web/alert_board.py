@@ -18,11 +18,11 @@ from typing import Any
 import aiokafka
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.codec import Codec
 from streams.errors import CargoguardError
-from streams.events_json import to_json_document
+from streams.kafka.codec import Codec
+from streams.kafka.events_json import to_json_document
+from streams.kafka.topics import TopicNames
 from streams.settings import Settings
-from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from agents.rules.config import load_rule_book
 from agents.rules.watchlist_hit import WatchEntry, Watchlist
 from agents.subjects import importer, scoring
 from agents.subjects.common import Context
-from streams.alerts import REATTRIBUTED_VERSION_STEP, new_versions, to_scoring
-from streams.simulate import FILE_START_MS
-from streams.traffic import SimulationConfig, generate, watchlist_entries
+from streams.runtime.alert_versions import REATTRIBUTED_VERSION_STEP, new_versions, to_scoring
+from streams.tools.simulate import FILE_START_MS
+from streams.tools.traffic import SimulationConfig, generate, watchlist_entries
 from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, parcel
 from tests.oracle import Oracle
 

@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 
 from agents.rules.config import load_rule_book
-from streams.simulate import FILE_START_MS
-from streams.traffic import SimulationConfig, generate
+from streams.tools.simulate import FILE_START_MS
+from streams.tools.traffic import SimulationConfig, generate
 from tests.oracle import Oracle
 
 EVENTS = 12_000

@@ -30,7 +30,7 @@ from click.testing import CliRunner
 from prometheus_client.metrics import MetricWrapperBase
 
 from streams.cli import cli
-from streams.metrics import Metrics
+from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -688,7 +688,8 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
                 alert_test("CargoguardStreamTimeLagging", "6m",
                            expected_alert("CargoguardStreamTimeLagging", **lag_labels)),
                 alert_test("CargoguardPartitionStuck", "4m"),  # stuck for 1 of the 2 minutes
-                alert_test("CargoguardPartitionStuck", "6m", expected_alert("CargoguardPartitionStuck", **stuck_labels)),
+                alert_test("CargoguardPartitionStuck", "6m",
+                           expected_alert("CargoguardPartitionStuck", **stuck_labels)),
             ],
         },
         {   # Events flow for ten minutes, then stop.

@@ -6,7 +6,7 @@ import fastavro
 import pytest
 
 import schemas
-from streams.codec import Codec
+from streams.kafka.codec import Codec
 from tests.builders import declaration, gate_event, manifest, next_id
 from tests.conftest import newest_versions
 

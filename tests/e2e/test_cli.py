@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import free_port, port_is_open
-from streams.metrics import scrape_totals
+from streams.kafka.embedded_broker import free_port, port_is_open
+from streams.runtime.metrics import scrape_totals
 from tests.builders import declaration, gate_event, next_id
 from tests.conftest import REPO
 

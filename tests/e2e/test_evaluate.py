@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.simulate import FILE_START_MS, write_jsonl
-from streams.traffic import SimulationConfig, generate
+from streams.tools.simulate import FILE_START_MS, write_jsonl
+from streams.tools.traffic import SimulationConfig, generate
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e

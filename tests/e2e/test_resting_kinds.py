@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from streams.bench import enable_only
-from streams.control import change_rule, effective_rules
 from streams.errors import UserError
+from streams.runtime.control import change_rule, effective_rules
+from streams.tools.bench import enable_only
 from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, next_id, split_parcels, stream_time_movers
 from tests.conftest import newest_versions
 

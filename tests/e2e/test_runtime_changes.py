@@ -5,7 +5,7 @@ import time
 import pytest
 
 from agents.rules.watchlist_hit import WatchEntry
-from streams.control import add_watch_entry, change_rule, remove_watch_entry
+from streams.runtime.control import add_watch_entry, change_rule, remove_watch_entry
 from tests.builders import HOUR, MINUTE, T0, gate_event, split_parcels, stream_time_movers
 from tests.conftest import newest_versions
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from agents.subjects.routes import TIMED_KINDS
-from streams.replay import JsonEvent, read_events, replay
-from streams.simulate import FILE_START_MS, write_jsonl
-from streams.traffic import SimulationConfig, generate, watchlist_entries
+from streams.tools.replay import JsonEvent, read_events, replay
+from streams.tools.simulate import FILE_START_MS, write_jsonl
+from streams.tools.traffic import SimulationConfig, generate, watchlist_entries
 from tests.conftest import Deployment, WorkerProcess, newest_versions
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from streams.broker import free_port
+from streams.kafka.embedded_broker import free_port
 from tests.builders import declaration, gate_event, manifest, next_id
 
 pytestmark = pytest.mark.e2e

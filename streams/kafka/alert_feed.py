@@ -1,0 +1,74 @@
+"""Following ``cargo.alerts``: a plain consumer that decodes, filters and keeps the newest version."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+
+from streams.errors import TransientError
+from streams.kafka.codec import Codec, SchemaRegistry
+from streams.kafka.topics import TopicNames
+from streams.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts to show."""
+
+    office: str | None = None
+    min_severity: str | None = None
+
+    def accepts(self, alert: dict[str, Any]) -> bool:
+        """True when the alert passes the filter."""
+        order = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+        if self.office is not None and alert["office_code"] != self.office:
+            return False
+        return self.min_severity is None or order.index(alert["severity"]) >= order.index(
+            self.min_severity)
+
+
+def follow_alerts(settings: Settings, from_beginning: bool = False, timeout_s: float | None = None,
+                  should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Yield alerts as they arrive (decoded), until ``timeout_s`` passes with none."""
+    registry = SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None
+    codec = Codec(registry)
+    topic = TopicNames(settings).public("alerts")
+    consumer = Consumer({
+        **settings.kafka_client_config(),
+        "group.id": f"cargoguard-alerts-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+    })
+
+    # Assigned, not subscribed: a follower needs no consumer group (and no group join).
+    metadata = consumer.list_topics(topic, timeout=10)
+    partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+    if not partitions:
+        consumer.close()
+        raise TransientError(f"topic {topic} does not exist; run 'cargoguard topics create'")
+    start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+    consumer.assign([TopicPartition(topic, p, start) for p in partitions])
+    last_seen = time.monotonic()
+    try:
+        while not should_stop():
+            message = consumer.poll(0.2)
+            if message is None:
+                if timeout_s is not None and time.monotonic() - last_seen > timeout_s:
+                    return
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    continue
+                raise TransientError(f"reading {topic}: {error.str()}")
+            last_seen = time.monotonic()
+            yield codec.decode("alert", message.value())
+    finally:
+        consumer.close()

@@ -1,0 +1,1 @@
+"""The worker: the Faust app, its transport, stream time, staged tables, control topics, metrics."""

@@ -1,0 +1,417 @@
+"""The Faust side of a subject kind: one agent, one state table, one timer table.
+
+Each message on the kind's internal topic is a routed batch for one
+partition. Per message the agent merges the router's progress into stream
+time, takes the state of every subject the batch touches or whose timer is
+due, calls the kind's pure ``process``, and sends alerts and forwards.
+
+State is staged in memory (``streams.runtime.staged_table``): once per
+``checkpoint_interval_s`` for each partition the agent waits until the
+alerts it sent are acknowledged, writes the subjects that changed to the
+Faust tables in bulk, and only then acknowledges the batches, so a state
+that remembers an alert never outlives a lost alert and a crash replays
+exactly the batches whose effects were not yet written.
+
+Timers: a subject that waits for stream time (an exit decision, an
+unsettled parcel) has its due time in the timer table; the in-memory heap
+per partition is rebuilt from it after every rebalance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar, cast
+
+import faust
+import orjson
+from faust.streams import Stream
+
+from agents.subjects.common import Context, Outcome, RoutedEvent
+from agents.subjects.routes import SCORING, resting_kinds
+from streams.runtime.alert_versions import new_versions, to_scoring
+from streams.runtime.context import Runtime, settle
+from streams.runtime.routed_batches import Outbox, decode_batch, partition_for
+from streams.runtime.staged_table import StagedTable
+from streams.runtime.stream_time import ProgressBoard, wall_ms
+
+log = logging.getLogger(__name__)
+
+
+class SubjectState(Protocol):
+    """What the plumbing needs of a state: a dataclass (orjson writes its fields) with its alert memory."""
+
+    raised: dict[str, list[Any]]
+
+
+S = TypeVar("S", bound=SubjectState)
+
+
+# Reads one of a subject's stored segments by id (None when there is none).
+SegmentReader = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Segmented(Generic[S]):
+    """How a kind whose state is too large to rewrite whole stores it: a head plus segments.
+
+    Each segment is stored under its own key (the subject's key, ``SEGMENT_SEPARATOR``,
+    the segment id) and rewritten only when it changed; segments are written before
+    their head, so a head is never newer than its segments.
+    """
+
+    head: Callable[[S], dict[str, Any]]
+    take_dirty: Callable[[S], dict[str, Any | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKind(Generic[S]):
+    """A subject kind's pure parts, as the plumbing calls them."""
+
+    name: str
+    # Rebuilds a state from its stored document (a segmented kind's head) and its segments.
+    load: Callable[[dict[str, Any], SegmentReader], S]
+    process: Callable[[S | None, str, Sequence[RoutedEvent], Context], tuple[S, Outcome]]
+    is_empty: Callable[[S], bool]
+    # Findings of the final kind (scoring) are alerts; every other kind's go to scoring.
+    final: bool = False
+    # Set for a kind stored in segments.
+    segmented: Segmented[S] | None = None
+
+
+def stored_whole(from_doc: Callable[[dict[str, Any]], S]) -> Callable[[dict[str, Any], SegmentReader], S]:
+    """The ``load`` of a kind stored as one document: it reads no segments."""
+    def load(doc: dict[str, Any], _read_segment: SegmentReader) -> S:
+        return from_doc(doc)
+    return load
+
+
+def encode_state(kind: SubjectKind[S], state: S | None) -> bytes | None:
+    """The bytes a state is stored as (a segmented kind: its head); None deletes it."""
+    if state is None or kind.is_empty(state):
+        return None
+    return orjson.dumps(state if kind.segmented is None else kind.segmented.head(state))
+
+
+def encode_segment(segment: Any) -> bytes | None:
+    """The bytes a segment is stored as; None (an emptied segment) deletes it."""
+    return None if segment is None else orjson.dumps(segment)
+
+
+def decode_state(kind: SubjectKind[S], raw: bytes, read_stored_segment: Callable[[str], bytes | None]) -> S:
+    """Rebuild a state from its stored bytes and, for a segmented kind, its stored segments."""
+    def read_segment(segment_id: str) -> Any:
+        stored = read_stored_segment(segment_id)
+        return None if stored is None else orjson.loads(stored)
+
+    return kind.load(orjson.loads(raw), read_segment)
+
+
+# Between a subject's key and a segment id in a segment's table key; never in a subject key.
+SEGMENT_SEPARATOR = b"\x1f"
+
+
+def segment_key(subject_key: bytes, segment_id: str) -> bytes:
+    """The table key a subject's segment is stored under."""
+    return subject_key + SEGMENT_SEPARATOR + segment_id.encode()
+
+
+@dataclass(slots=True)
+class PartitionTimers:
+    """Due times of one partition's subjects: a heap with lazy deletion."""
+
+    heap: list[tuple[int, str]] = field(default_factory=list)
+    due_by_key: dict[str, int] = field(default_factory=dict)
+
+    def set(self, key: str, due: int | None) -> bool:
+        """Set or clear a subject's due time; True when it changed."""
+        if self.due_by_key.get(key) == due:
+            return False
+        if due is None:
+            self.due_by_key.pop(key, None)
+        else:
+            self.due_by_key[key] = due
+            heapq.heappush(self.heap, (due, key))
+        return True
+
+    def pop_due(self, watermark: int | None) -> list[str]:
+        """Subjects whose due time stream time has reached."""
+        due_keys: list[str] = []
+        if watermark is None:
+            return due_keys
+        while self.heap and self.heap[0][0] <= watermark:
+            due, key = heapq.heappop(self.heap)
+            if self.due_by_key.get(key) == due:
+                due_keys.append(key)
+        return due_keys
+
+
+def partition_record_key(name: str, partition: int, partitions: int) -> str:
+    """The timer-table key of one of ``partition``'s own records (``stream-start``, ``resting``).
+
+    Keys place themselves by hash, so this finds the first of a fixed series
+    that lands in the partition.
+    """
+    return next(key for n in itertools.count() if partition_for(key := f"~{name}~{n}", partitions) == partition)
+
+
+def observation_start(start: int | None, was_resting: bool, resting: bool, watermark: int | None) -> int | None:
+    """When a subject partition's observation began, after a batch processed while its kind rests or not.
+
+    It begins at the first stream time known, and again when the kind stops
+    resting: the events of its rest never reached it, so a rule that needs
+    history (DECLARANT_SURGE's baseline) must not take that hole for quiet days.
+    """
+    if start is None or (was_resting and not resting):
+        return watermark
+    return start
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRecordKeys:
+    """The timer-table keys of one partition's own records."""
+
+    stream_start: bytes
+    resting: bytes
+    progress: bytes
+
+    @classmethod
+    def of(cls, partition: int, partitions: int) -> PartitionRecordKeys:
+        """The keys of ``partition``'s records."""
+        return cls(*(partition_record_key(name, partition, partitions).encode()
+                     for name in ("stream-start", "resting", "progress")))
+
+
+@dataclass(slots=True)
+class PartitionStage:
+    """What one partition has processed since its last checkpoint."""
+
+    timers: PartitionTimers
+    records: PartitionRecordKeys
+    # Stream time as this partition's committed input left it; checkpointed with its state.
+    board: ProgressBoard
+    stream_start: int | None
+    # Whether the kind was resting (sent no events, its rules all disabled) at the last batch.
+    resting: bool
+    events: list[Any] = field(default_factory=list)
+    alert_sends: list[Any] = field(default_factory=list)
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+
+def _encode_timer_record(value: Any) -> bytes | None:
+    # A due time (an integer: the same bytes as before boards were stored here) or a partition record.
+    return None if value is None else orjson.dumps(value)
+
+
+def _decode_timer_record(_partition: int, _key: bytes, raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+def _segment_not_read(_partition: int, _key: bytes, _raw: bytes) -> None:
+    # Segments are read with their head (``_decode_state``) and live inside the
+    # state; the segment table only writes them and remembers what it stored.
+    return None
+
+
+class SubjectAgent(Generic[S]):
+    """Runs one subject kind on a worker."""
+
+    def __init__(self, app: faust.App, runtime: Runtime, kind: SubjectKind[S]) -> None:
+        self.runtime = runtime
+        self.kind = kind
+        settings = runtime.settings
+        self.partitions = settings.partitions
+        self.lateness_ms = int(settings.allowed_lateness_s * 1000)
+        # bytes -> Faust's raw serializer: the state's JSON form is ours to version.
+        table = app.Table(f"{kind.name}-state", partitions=settings.partitions, key_type=bytes,
+                          value_type=bytes, help=f"State per {kind.name} subject (JSON).")
+        timer_table = app.Table(f"{kind.name}-timers", partitions=settings.partitions, key_type=bytes,
+                                value_type=bytes, help=f"Stream-time due per waiting {kind.name} subject.")
+        self.states = StagedTable(runtime.changelog_writer, table, self._encode_state, self._decode_state,
+                                  settings.state_cache_entries)
+        self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_timer_record,
+                                        _decode_timer_record, settings.state_cache_entries)
+        self.segments = StagedTable(runtime.changelog_writer, table, encode_segment, _segment_not_read,
+                                    settings.state_cache_entries)
+        self.stages: dict[int, PartitionStage] = {}
+        self.generation = 0
+        self.stream: faust.StreamT[bytes] | None = None
+        # Batches and the checkpoint timer take turns: a checkpoint in the
+        # middle of a batch would write half of its effects.
+        self.turn = asyncio.Lock()
+        app.timer(settings.checkpoint_interval_s, name=f"cargoguard.{kind.name}.checkpoint")(self.checkpoint_quiet)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
+        app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
+
+    def _encode_state(self, state: S | None) -> bytes | None:
+        return encode_state(self.kind, state)
+
+    def _decode_state(self, partition: int, key: bytes, raw: bytes) -> S:
+        def read_stored(segment_id: str) -> bytes | None:
+            return self.segments.stored(partition, segment_key(key, segment_id))
+
+        return decode_state(self.kind, raw, read_stored)
+
+    async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Faust seeks every partition back to its committed offset after a
+        # rebalance: the unacknowledged batches come again and rebuild what
+        # was staged, from the last checkpoint. Stream time too starts again
+        # from the checkpointed board: kept, it would be ahead of the events
+        # coming again and decide their exits before their declarations.
+        self.generation += 1
+        metrics = self.runtime.metrics
+        for partition in self.stages:
+            for gauge in (metrics.stream_time_lag, metrics.stream_time):
+                metrics.forget(gauge, self.kind.name, str(partition))
+        self.stages.clear()
+        self.states.drop()
+        self.segments.drop()
+        self.timer_states.drop()
+
+    async def run(self, stream: faust.StreamT[bytes]) -> None:
+        """The agent: one routed batch per message; no error ever escapes."""
+        step = self.runtime.metrics.step_seconds.labels(self.kind.name)
+        self.stream = cast(Stream, stream).noack()
+        async for event in self.stream.events():
+            started = time.perf_counter()
+            message = event.message
+            try:
+                async with self.turn:
+                    await self.process_message(message.partition, event)
+            except Exception:
+                # A bug, not bad input (the router vetted it): keep going, loudly.
+                self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
+                log.exception("%s: batch %s[%d]@%d failed", self.kind.name,
+                              message.topic, message.partition, message.offset)
+                await self.stream.ack(event)
+            step.observe(time.perf_counter() - started)
+
+    def _stage_for(self, partition: int) -> PartitionStage:
+        stage = self.stages.get(partition)
+        if stage is None:
+            timers = PartitionTimers()
+            records = PartitionRecordKeys.of(partition, self.partitions)
+            own = (records.stream_start, records.resting, records.progress)
+            for raw_key, raw_due in self.timer_states.table.items():
+                key = raw_key.decode()
+                if raw_key not in own and partition_for(key, self.partitions) == partition:
+                    timers.set(key, int(raw_due))
+            board = self.timer_states.entry(partition, records.progress).value
+            stage = self.stages[partition] = PartitionStage(
+                timers, records, ProgressBoard() if board is None else ProgressBoard.from_doc(board),
+                self.timer_states.entry(partition, records.stream_start).value,
+                self.timer_states.entry(partition, records.resting).value is not None)
+        return stage
+
+    async def process_message(self, partition: int, event: Any) -> None:
+        """Process one routed batch of ``partition``."""
+        runtime = self.runtime
+        batch = decode_batch(event.value)
+        stage = self._stage_for(partition)
+        board = stage.board
+        now = wall_ms()
+        arrival_watermark = board.watermark(now)
+        if batch.progress:
+            board.update(batch.progress)
+            self.timer_states.put(partition, stage.records.progress, board.to_doc())
+        watermark = board.watermark(now)
+        if watermark is not None:
+            labels = (self.kind.name, str(partition))
+            runtime.metrics.stream_time_lag.labels(*labels).set(max(0, now - watermark) / 1000)
+            runtime.metrics.stream_time.labels(*labels).set(watermark / 1000)
+        rules = runtime.rules.current
+        resting = self.kind.name in resting_kinds(rules)
+        start = observation_start(stage.stream_start, stage.resting, resting, watermark)
+        if start != stage.stream_start:
+            stage.stream_start = start
+            self.timer_states.put(partition, stage.records.stream_start, start)
+        if resting != stage.resting:
+            stage.resting = resting
+            self.timer_states.put(partition, stage.records.resting, 1 if resting else None)
+        context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
+                          runtime.prices)
+
+        by_key: dict[str, list[RoutedEvent]] = {}
+        for key, kind, fields in batch.events:
+            by_key.setdefault(key, []).append((kind, fields))
+        if batch.events:
+            runtime.metrics.subject_events.labels(self.kind.name).inc(len(batch.events))
+        stage.events.append(event)
+
+        forwards: dict[str, Outbox] = {}
+        for key in sorted(set(by_key).union(stage.timers.pop_due(watermark))):
+            raw_key = key.encode()
+            entry = self.states.entry(partition, raw_key)
+            state, outcome = self.kind.process(entry.value, key, by_key.get(key, ()), context)
+            if outcome.late_events:
+                runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
+            self.states.changed(partition, raw_key, state)
+            if self.kind.segmented is not None:
+                for segment_id, segment in self.kind.segmented.take_dirty(state).items():
+                    stored_as = segment_key(raw_key, segment_id)
+                    self.segments.put(partition, stored_as, segment)
+            if self.kind.final:
+                to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
+                if to_send:
+                    stage.alert_sends.extend(await runtime.send_alerts(to_send))
+            else:
+                for history, kind, fields in to_scoring(outcome.findings, state.raised):
+                    forwards.setdefault(SCORING, Outbox(self.partitions)).add(history, kind, fields)
+            for forward in outcome.forwards:
+                forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
+                    forward.key, forward.kind, forward.event)
+            if stage.timers.set(key, outcome.next_due):
+                self.timer_states.put(partition, raw_key, outcome.next_due)
+        for subject_kind, outbox in forwards.items():
+            stage.alert_sends.extend(await runtime.send_batches(subject_kind, outbox.by_partition, None))
+
+        settings = runtime.settings
+        if (time.monotonic() - stage.last_checkpoint >= settings.checkpoint_interval_s
+                or self.states.dirty_count(partition) >= settings.checkpoint_max_dirty):
+            await self.checkpoint(partition, stage)
+
+    async def checkpoint_quiet(self) -> None:
+        """Timer: checkpoint the partitions whose batches wait for one but that get no new batch.
+
+        A checkpoint is otherwise made when a batch arrives; without this the
+        last batches before a quiet spell (scoring gets no progress reports)
+        would stay unacknowledged, their effects staged, until traffic resumes.
+        """
+        interval = self.runtime.settings.checkpoint_interval_s
+        try:
+            async with self.turn:
+                for partition, stage in list(self.stages.items()):
+                    if stage.events and time.monotonic() - stage.last_checkpoint >= interval:
+                        await self.checkpoint(partition, stage)
+        except Exception:
+            self.runtime.metrics.processing_errors.labels(f"{self.kind.name}-checkpoint").inc()
+            log.exception("%s: checkpoint of quiet partitions failed", self.kind.name)
+
+    async def checkpoint(self, partition: int, stage: PartitionStage) -> None:
+        """Make the partition's staged effects durable, then acknowledge its batches."""
+        generation = self.generation
+        started = time.perf_counter()
+        # Alerts and forwarded findings first: a state that remembers them must never outlive them.
+        await settle(stage.alert_sends)
+        if generation == self.generation:
+            await self.segments.checkpoint(partition)  # before the heads that list them
+        if generation == self.generation:
+            await self.states.checkpoint(partition)
+        if generation == self.generation:
+            await self.timer_states.checkpoint(partition)
+        if generation != self.generation or self.stream is None:
+            return  # rebalanced meanwhile: these batches will come again
+        for event in stage.events:
+            await self.stream.ack(event)
+        stage.events.clear()
+        stage.alert_sends.clear()
+        stage.last_checkpoint = time.monotonic()
+        metrics = self.runtime.metrics
+        metrics.step_seconds.labels(f"{self.kind.name}-checkpoint").observe(time.perf_counter() - started)
+        metrics.pending_timers.labels(self.kind.name).set(
+            sum(len(s.timers.due_by_key) for s in self.stages.values()))

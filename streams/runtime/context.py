@@ -1,0 +1,137 @@
+"""What every agent of one worker shares: settings, codec, topics, rules, metrics, sinks.
+
+Built once by ``streams.runtime.app.create_app`` and handed to each agent's
+``register``; agents never build their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import faust
+from faust.tables.manager import TableManager
+
+from agents.rules.config import RuleBook
+from agents.rules.findings import Finding
+from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
+from agents.rules.watchlist_hit import Watchlist
+from streams.errors import PoisonEvent
+from streams.kafka.codec import Codec
+from streams.kafka.dead_letters import dead_letter_record
+from streams.kafka.topics import INTERNAL_TOPICS, TopicNames
+from streams.runtime.alert_versions import alert_record
+from streams.runtime.metrics import Metrics
+from streams.runtime.routed_batches import encode_batch
+from streams.runtime.staged_table import ChangelogWriter
+from streams.runtime.stream_time import wall_ms
+from streams.runtime.watchdog import PartitionWatch
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RuleHolder:
+    """The rule book in force; replaced whole when a change arrives."""
+
+    current: RuleBook
+    defaults: RuleBook
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The shared parts of one worker."""
+
+    app: faust.App
+    settings: Settings
+    names: TopicNames
+    codec: Codec
+    metrics: Metrics
+    rules: RuleHolder
+    alerts_topic: faust.types.TopicT
+    dead_letter_topic: faust.types.TopicT
+    changelog_writer: ChangelogWriter
+    watch: PartitionWatch
+    internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
+    watchlist: Watchlist = field(default_factory=Watchlist)
+    prices: PriceTable = field(default_factory=shipped_price_table)
+    assigned_once: bool = False
+
+    @classmethod
+    def build(cls, app: faust.App, settings: Settings, codec: Codec, rules: RuleHolder) -> Runtime:
+        """Declare the shared topics on ``app`` and return the runtime."""
+        names = TopicNames(settings)
+        runtime = cls(
+            app=app,
+            settings=settings,
+            names=names,
+            codec=codec,
+            metrics=Metrics(),
+            rules=rules,
+            alerts_topic=app.topic(names.public("alerts"), key_serializer="raw", value_serializer="raw"),
+            dead_letter_topic=app.topic(names.public("dead_letter"), key_serializer="raw",
+                                        value_serializer="raw"),
+            changelog_writer=ChangelogWriter(app, settings),
+            watch=PartitionWatch(settings.stuck_partition_after_s),
+            prices=load_price_table(settings.reference_prices_file),
+        )
+        for kind in INTERNAL_TOPICS:
+            runtime.internal_topics[kind] = app.topic(
+                names.internal(kind), partitions=settings.partitions, internal=True,
+                replicas=settings.replication_factor, key_serializer="raw", value_serializer="raw",
+            )
+        return runtime
+
+    def is_ready(self) -> bool:
+        """True once the worker has its partitions and has restored its tables, and none is stuck."""
+        app = self.app
+        return (
+            self.assigned_once
+            and not app.rebalancing
+            and not app.in_recovery
+            and cast(TableManager, app.tables).recovery.completed.is_set()
+            and not self.watch.stuck()
+        )
+
+    async def send_alerts(self, to_send: Iterable[tuple[Finding, int]]) -> list[Awaitable[Any]]:
+        """Encode and send alerts; return their delivery futures."""
+        rules = self.rules.current
+        topic_name = self.names.public("alerts")
+        detected_at = wall_ms()
+        futures: list[Awaitable[Any]] = []
+        for finding, version in to_send:
+            record = alert_record(finding, version, rules, detected_at)
+            value = self.codec.encode("alert", record, topic=topic_name)
+            futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
+            if version == 1:
+                self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
+            else:
+                self.metrics.alert_updates.labels(finding.rule_id).inc()
+        return futures
+
+    async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent) -> Awaitable[Any]:
+        """Send a poison input event to the dead-letter topic, bytes untouched."""
+        record = dead_letter_record(message.topic, message.partition, message.offset,
+                                    message.key, message.value, error, wall_ms())
+        value = self.codec.encode("dead_letter", record, topic=self.names.public("dead_letter"))
+        self.metrics.dead_letters.labels(feed, error.kind).inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
+                    message.offset, error.reason)
+        return await self.dead_letter_topic.send(key=message.key, value=value)
+
+    async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
+                           progress: dict[str, Any] | None) -> list[Awaitable[Any]]:
+        """Send one routed batch to each partition of an internal topic; return the delivery futures."""
+        topic = self.internal_topics[kind]
+        return [await topic.send(value=encode_batch(events, progress), partition=partition)
+                for partition, events in by_partition.items()]
+
+
+async def settle(futures: list[Awaitable[Any]]) -> None:
+    """Wait until every send has been acknowledged by the broker."""
+    if futures:
+        await asyncio.gather(*futures)

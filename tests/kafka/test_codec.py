@@ -1,0 +1,147 @@
+import io
+import struct
+
+import fastavro
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import schemas
+from streams.errors import UndecodableEvent
+from streams.kafka.codec import CONFLUENT_MAGIC, Codec, SchemaRegistry, schema_fingerprint
+from tests.builders import declaration, gate_event, manifest
+
+CODEC = Codec()
+
+
+def crc64_avro(data: bytes) -> int:
+    """The Avro specification's reference CRC-64-AVRO, written out independently."""
+    empty = 0xC15D213AA4D7A795
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (empty & -(fp & 1))
+        table.append(fp)
+    fp = empty
+    for byte in data:
+        fp = (fp >> 8) ^ table[(fp ^ byte) & 0xFF]
+    return fp
+
+
+@pytest.mark.parametrize("name", schemas.SCHEMA_NAMES)
+def test_single_object_header_is_the_spec_fingerprint_of_the_canonical_form(name):
+    canonical = fastavro.schema.to_parsing_canonical_form(fastavro.parse_schema(schemas.load(name)))
+    expected = struct.pack("<Q", crc64_avro(canonical.encode()))
+    assert schema_fingerprint(schemas.load(name)) == expected
+    assert CODEC.fingerprint(name) == expected
+
+
+def test_encoded_value_starts_with_c3_01_and_fingerprint():
+    data = CODEC.encode("declaration", declaration())
+    assert data[:2] == b"\xc3\x01"
+    assert data[2:10] == CODEC.fingerprint("declaration")
+
+
+text = st.text(min_size=1, max_size=20)
+money = st.floats(min_value=0, max_value=1e9, allow_nan=False)
+times = st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_id=text, declaration_id=text, value=money, weight=money, packages=st.integers(0, 10**6),
+       time=times, containers=st.lists(text, max_size=4),
+       action=st.sampled_from(["LODGED", "AMENDED", "CANCELLED", "CLEARED"]))
+def test_declaration_round_trip(event_id, declaration_id, value, weight, packages, time, containers, action):
+    record = declaration(event_id=event_id, declaration_id=declaration_id, total_value_usd=value,
+                         gross_weight_kg=weight, package_count=packages, event_time=time,
+                         container_nos=containers, action=action)
+    assert CODEC.decode("declaration", CODEC.encode("declaration", record)) == record
+
+
+@settings(max_examples=40, deadline=None)
+@given(seal=st.sampled_from([None, True, False]), weight=st.none() | money, container=st.none() | text,
+       time=times)
+def test_gate_event_round_trip(seal, weight, container, time):
+    record = gate_event("OUT", seal_intact=seal, cargo_weight_kg=weight, container_no=container,
+                        event_time=time)
+    assert CODEC.decode("gate_event", CODEC.encode("gate_event", record)) == record
+
+
+def test_manifest_round_trip():
+    record = manifest("BL1", hs_code=None)
+    assert CODEC.decode("manifest", CODEC.encode("manifest", record)) == record
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "empty value"),
+    (b"\x01\x02\x03garbage", "not Avro single-object or Confluent framing"),
+    (b"\xc3\x01" + b"\x00" * 8 + b"\x02", "schema fingerprint"),
+])
+def test_garbage_is_undecodable_with_a_reason(data, reason):
+    with pytest.raises(UndecodableEvent, match=reason):
+        CODEC.decode("declaration", data)
+
+
+def test_another_schema_is_refused():
+    data = CODEC.encode("manifest", manifest("BL1"))
+    with pytest.raises(UndecodableEvent, match="is not the declaration schema"):
+        CODEC.decode("declaration", data)
+
+
+def test_truncated_and_padded_bodies_are_refused():
+    data = CODEC.encode("declaration", declaration())
+    with pytest.raises(UndecodableEvent, match="does not decode"):
+        CODEC.decode("declaration", data[:-5])
+    with pytest.raises(UndecodableEvent, match="left over"):
+        CODEC.decode("declaration", data + b"\x00\x00")
+
+
+class InMemoryRegistry(SchemaRegistry):
+    """The registry's REST calls answered from a dict (the framing is what is tested here)."""
+
+    def __init__(self):
+        super().__init__("http://registry.invalid")
+        self.subjects = {}
+
+    def _call(self, method, path, body=None):
+        import json
+        if method == "POST":
+            subject = path.split("/")[2]
+            schema_id = 100 + len(self.subjects)
+            self.subjects[subject] = (schema_id, json.loads(body["schema"]))
+            return {"id": schema_id}
+        schema_id = int(path.rsplit("/", 1)[1])
+        for known_id, schema in self.subjects.values():
+            if known_id == schema_id:
+                return {"schema": json.dumps(schema)}
+        raise AssertionError(path)
+
+
+def test_confluent_framing_with_a_registry_and_both_framings_read():
+    registry = InMemoryRegistry()
+    codec = Codec(registry)
+    record = declaration()
+    data = codec.encode("declaration", record, topic="cargo.declarations")
+    assert data[:1] == CONFLUENT_MAGIC
+    schema_id = struct.unpack(">I", data[1:5])[0]
+    assert registry.subjects["cargo.declarations-value"][0] == schema_id
+    assert codec.decode("declaration", data) == record
+    # a reader without registry config still reads single-object values
+    assert codec.decode("declaration", CODEC.encode("declaration", record)) == record
+    with pytest.raises(UndecodableEvent, match="no CARGOGUARD_SCHEMA_REGISTRY_URL"):
+        CODEC.decode("declaration", data)
+
+
+def test_confluent_writer_schema_is_resolved_to_ours():
+    registry = InMemoryRegistry()
+    older = schemas.load("manifest") | {"fields": [f for f in schemas.load("manifest")["fields"]
+                                                   if f["name"] != "hs_code"]}
+    schema_id = registry.register("cargo.manifests-value", older)
+    body = io.BytesIO()
+    record = manifest("BL9")
+    del record["hs_code"]
+    fastavro.schemaless_writer(body, fastavro.parse_schema(older), record)
+    data = CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
+    decoded = Codec(registry).decode("manifest", data)
+    assert decoded["hs_code"] is None and decoded["transport_doc_no"] == "BL9"

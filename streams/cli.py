@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from agents.rules.config import RuleConfigError
+from agents.rules.findings import SEVERITIES
 from streams.errors import CargoguardError
 from streams.settings import Settings, load_settings
 
-SEVERITY_CHOICE = click.Choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"], case_sensitive=False)
+SEVERITY_CHOICE = click.Choice(SEVERITIES, case_sensitive=False)
 
 
 def settings_from(ctx: click.Context, **overrides: Any) -> Settings:

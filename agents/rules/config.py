@@ -13,7 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+from agents.rules.findings import SEVERITIES
+
 ParamValue = bool | float | str
 
 

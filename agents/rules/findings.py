@@ -10,6 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+# Every severity, least to most severe: filters compare by this order, and the
+# Avro enums of the contract (alert, rule_config, watchlist_entry) list the same.
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

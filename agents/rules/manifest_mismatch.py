@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.rules.config import SEVERITIES, RuleBook
-from agents.rules.findings import Evidence, Finding, format_kg, format_percent
+from agents.rules.config import RuleBook
+from agents.rules.findings import SEVERITIES, Evidence, Finding, format_kg, format_percent
 
 RULE_ID = "MANIFEST_MISMATCH"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
+from agents.rules.findings import SEVERITIES
 from streams.errors import TransientError
 from streams.kafka.codec import Codec, SchemaRegistry
 from streams.kafka.topics import TopicNames
@@ -25,10 +26,9 @@ class AlertFilter:
 
     def accepts(self, alert: dict[str, Any]) -> bool:
         """True when the alert passes the filter."""
-        order = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
         if self.office is not None and alert["office_code"] != self.office:
             return False
-        return self.min_severity is None or order.index(alert["severity"]) >= order.index(
+        return self.min_severity is None or SEVERITIES.index(alert["severity"]) >= SEVERITIES.index(
             self.min_severity)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import aiokafka
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from agents.rules.findings import SEVERITIES
 from streams.errors import CargoguardError
 from streams.kafka.codec import Codec
 from streams.kafka.events_json import to_json_document
@@ -26,7 +27,6 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEVERITY_ORDER = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 # How far back a starting worker reads, per partition.
 LOOKBACK_PER_PARTITION = 1000
 
@@ -56,12 +56,12 @@ class AlertBoard:
     def view(self, since: int = 0, office: str | None = None,
              min_severity: str | None = None) -> dict[str, Any]:
         """Alerts changed after ``since`` (newest first) that pass the filters."""
-        floor = SEVERITY_ORDER.index(min_severity) if min_severity in SEVERITY_ORDER else 0
+        floor = SEVERITIES.index(min_severity) if min_severity in SEVERITIES else 0
         selected = [
             alert for alert in reversed(self.alerts.values())
             if alert["sequence"] > since
             and (office is None or alert["office_code"] == office)
-            and SEVERITY_ORDER.index(alert["severity"]) >= floor
+            and SEVERITIES.index(alert["severity"]) >= floor
         ]
         return {"sequence": self.sequence, "alerts": selected}
 

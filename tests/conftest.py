@@ -25,6 +25,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 import schemas
+from streams.kafka.alert_feed import NewestAlerts
 from streams.kafka.embedded_broker import EmbeddedBroker, free_port
 from streams.kafka.publish import EventPublisher
 from streams.kafka.topics import INPUT_FEEDS, INTERNAL_TOPICS, TopicNames, create_topics
@@ -345,9 +346,7 @@ def deployment(broker_address: str, tmp_path: Path,
 
 def newest_versions(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The highest version of each alert id, as a downstream consumer keeps them."""
-    newest: dict[str, dict[str, Any]] = {}
+    newest = NewestAlerts()
     for alert in alerts:
-        known = newest.get(alert["alert_id"])
-        if known is None or alert["version"] >= known["version"]:
-            newest[alert["alert_id"]] = alert
-    return newest
+        newest.offer(alert)
+    return newest.alerts

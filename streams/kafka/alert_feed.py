@@ -1,10 +1,11 @@
-"""Following ``cargo.alerts``: a plain consumer that decodes, filters and keeps the newest version."""
+"""Reading ``cargo.alerts`` as its readers do: which alerts to show, the newest version of each, and a follower."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,38 @@ class AlertFilter:
     office: str | None = None
     min_severity: str | None = None
 
-    def accepts(self, alert: dict[str, Any]) -> bool:
+    def accepts(self, alert: Mapping[str, Any]) -> bool:
         """True when the alert passes the filter."""
         if self.office is not None and alert["office_code"] != self.office:
             return False
         return self.min_severity is None or SEVERITIES.index(alert["severity"]) >= SEVERITIES.index(
             self.min_severity)
+
+
+class NewestAlerts:
+    """The newest version of each alert id, in the order they last changed.
+
+    A version no newer than the one kept is ignored: the alerts topic is
+    at-least-once, so a redelivered or re-read version is not news. With a
+    ``capacity``, only that many alerts are kept, the longest unchanged go.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity
+        self.alerts: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def offer(self, alert: dict[str, Any]) -> bool:
+        """Keep ``alert`` (a record or its JSON document) if it is news; True when it was."""
+        alert_id = alert["alert_id"]
+        known = self.alerts.get(alert_id)
+        if known is not None and known["version"] >= alert["version"]:
+            return False
+        self.alerts.pop(alert_id, None)
+        self.alerts[alert_id] = alert
+        if self.capacity is not None:
+            while len(self.alerts) > self.capacity:
+                self.alerts.popitem(last=False)
+        return True
 
 
 def follow_alerts(settings: Settings, from_beginning: bool = False, timeout_s: float | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
+from streams.kafka.alert_feed import NewestAlerts
 from streams.kafka.codec import Codec
 from streams.kafka.topics import TopicNames
 from streams.settings import Settings
@@ -29,7 +30,7 @@ class AlertClock:
     def __init__(self, settings: Settings, group_id: str, from_beginning: bool = False) -> None:
         self.codec = Codec()
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
-        self.newest: dict[str, dict[str, Any]] = {}
+        self.newest = NewestAlerts()
         self.last_read = time.monotonic()
         self._stop = threading.Event()
         topic = TopicNames(settings).public("alerts")
@@ -57,7 +58,5 @@ class AlertClock:
             alert = self.codec.decode("alert", message.value())
             self.last_read = time.monotonic()
             self.seen.setdefault(alert["alert_id"], (self.last_read, alert))
-            known = self.newest.get(alert["alert_id"])
-            if known is None or known["version"] <= alert["version"]:
-                self.newest[alert["alert_id"]] = alert
+            self.newest.offer(alert)
         self.consumer.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,7 +10,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from streams.kafka.alert_feed import AlertFilter
+from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.events_json import format_time, to_json_document
 
 SEVERITY_STYLE = {"LOW": "cyan", "MEDIUM": "yellow", "HIGH": "bold red", "CRITICAL": "bold white on red"}
@@ -47,32 +46,17 @@ def alert_table(alerts: Iterable[dict[str, Any]], width: int = 160) -> Table:
     return table
 
 
-def show_live_table(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter,
-                    console: Console) -> int:
-    """Render a live table until the alert stream ends; return how many alerts were shown."""
-    newest: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    shown = 0
+def show_live_table(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter, console: Console) -> None:
+    """Render a live table of the newest accepted alerts until the alert stream ends."""
+    newest = NewestAlerts(TABLE_ROWS)
     with Live(alert_table([], console.width), console=console, refresh_per_second=4) as live:
         for alert in alerts:
-            if not alert_filter.accepts(alert):
-                continue
-            known = newest.get(alert["alert_id"])
-            if known is not None and known["version"] > alert["version"]:
-                continue
-            newest.pop(alert["alert_id"], None)
-            newest[alert["alert_id"]] = alert
-            while len(newest) > TABLE_ROWS:
-                newest.popitem(last=False)
-            shown += 1
-            live.update(alert_table(reversed(newest.values()), console.width))
-    return shown
+            if alert_filter.accepts(alert) and newest.offer(alert):
+                live.update(alert_table(reversed(newest.alerts.values()), console.width))
 
 
-def print_json_lines(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter) -> int:
-    """Print each accepted alert as one JSON line (ISO times); return how many."""
-    shown = 0
+def print_json_lines(alerts: Iterable[dict[str, Any]], alert_filter: AlertFilter) -> None:
+    """Print each accepted alert as one JSON line (ISO times)."""
     for alert in alerts:
         if alert_filter.accepts(alert):
             print(json.dumps(to_json_document("alert", alert), sort_keys=True), flush=True)
-            shown += 1
-    return shown

@@ -193,9 +193,9 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
             if not dead:
                 raise
             raise UserError(f"{exc}; the worker's last words:\n{log_tail(dead[0][1])}") from exc
-    alerts = list(clock.newest.values())
+    alerts = list(clock.newest.alerts.values())
     latency = latencies(clock.seen, published, WAITING_RULES)
-    versions = {alert_id: int(alert["version"]) for alert_id, alert in sorted(clock.newest.items())}
+    versions = {alert_id: int(alert["version"]) for alert_id, alert in sorted(clock.newest.alerts.items())}
     if truth.planted:
         return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
                           alert_versions=versions, quality=score(truth.planted, alerted_findings(alerts)))

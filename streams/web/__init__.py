@@ -14,6 +14,8 @@ from importlib import resources
 import faust
 from faust.web import Request, Response, View
 
+from agents.rules.findings import SEVERITIES
+from streams.kafka.alert_feed import AlertFilter
 from streams.runtime.context import Runtime
 from streams.web.alert_board import AlertBoard, AlertTail, tail_credentials
 
@@ -58,8 +60,11 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
             since = int(query.get("since", "0"))
         except ValueError:
             return self.json({"error": "since must be a whole number"}, status=400)
-        return self.json(board.view(since, office=query.get("office") or None,
-                                    min_severity=query.get("severity") or None))
+        severity = query.get("severity")
+        # A severity the API does not know (lower case included) filters nothing, as it always has.
+        alert_filter = AlertFilter(office=query.get("office") or None,
+                                   min_severity=severity if severity in SEVERITIES else None)
+        return self.json(board.view(since, alert_filter))
 
     tail = AlertTail(runtime.settings, runtime.codec, board, tail_credentials(app.conf))
 

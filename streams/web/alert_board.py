@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from agents.rules.findings import SEVERITIES
 from streams.errors import CargoguardError
+from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.codec import Codec
 from streams.kafka.events_json import to_json_document
 from streams.kafka.topics import TopicNames
@@ -31,38 +29,26 @@ log = logging.getLogger(__name__)
 LOOKBACK_PER_PARTITION = 1000
 
 
-@dataclass(slots=True)
 class AlertBoard:
     """The newest version of the most recent alerts, in the order they changed."""
 
-    capacity: int
-    alerts: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
-    sequence: int = 0
+    def __init__(self, capacity: int) -> None:
+        self.newest = NewestAlerts(capacity)
+        self.sequence = 0
 
     def offer(self, alert: dict[str, Any]) -> bool:
         """Take an alert (an Avro record); False when an equal or newer version is known."""
-        known = self.alerts.get(alert["alert_id"])
-        if known is not None and known["version"] >= alert["version"]:
+        document = to_json_document("alert", alert)
+        if not self.newest.offer(document):
             return False
         self.sequence += 1
-        document = to_json_document("alert", alert)
         document["sequence"] = self.sequence
-        self.alerts.pop(alert["alert_id"], None)
-        self.alerts[alert["alert_id"]] = document
-        while len(self.alerts) > self.capacity:
-            self.alerts.popitem(last=False)
         return True
 
-    def view(self, since: int = 0, office: str | None = None,
-             min_severity: str | None = None) -> dict[str, Any]:
-        """Alerts changed after ``since`` (newest first) that pass the filters."""
-        floor = SEVERITIES.index(min_severity) if min_severity in SEVERITIES else 0
-        selected = [
-            alert for alert in reversed(self.alerts.values())
-            if alert["sequence"] > since
-            and (office is None or alert["office_code"] == office)
-            and SEVERITIES.index(alert["severity"]) >= floor
-        ]
+    def view(self, since: int, alert_filter: AlertFilter) -> dict[str, Any]:
+        """Alerts changed after ``since`` (newest first) that pass the filter."""
+        selected = [alert for alert in reversed(self.newest.alerts.values())
+                    if alert["sequence"] > since and alert_filter.accepts(alert)]
         return {"sequence": self.sequence, "alerts": selected}
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import faust
 from faust.sensors import Monitor
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from faust.types import TP, EventT, Message, StreamT
 from faust.types.auth import SASLMechanism
 
@@ -21,6 +20,7 @@ from streams.runtime import stores
 from streams.runtime.agents import router, subjects
 from streams.runtime.context import RuleHolder, Runtime
 from streams.runtime.control import ControlFollower, read_compacted, rule_book_from
+from streams.runtime.topic_follower import follower_credentials
 from streams.runtime.transport import BatchSubscriber, Transport
 from streams.runtime.watchdog import Watchdog
 from streams.settings import Settings
@@ -179,7 +179,7 @@ def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
     show_rules()
     for entry_id, record in watch.records.items():
         apply_watch(entry_id, record)
-    credentials = credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
+    credentials = follower_credentials(app.conf)
     followers = [
         ControlFollower(settings, "rules", rules.next_offsets, runtime.codec, credentials, apply_rule),
         ControlFollower(settings, "watchlist", watch.next_offsets, runtime.codec, credentials, apply_watch),

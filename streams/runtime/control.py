@@ -9,7 +9,6 @@ and survives restarts. The CLI writes them through the same functions.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -18,15 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiokafka
+from aiokafka.structs import ConsumerRecord
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from agents.rules.config import RuleBook, RuleConfig, RuleConfigError, load_rule_book
 from agents.rules.watchlist_hit import WATCH_TYPES, WatchEntry, Watchlist
-from streams.errors import CargoguardError, TransientError, UserError
+from streams.errors import TransientError, UserError
 from streams.kafka.codec import Codec
 from streams.kafka.publish import EventPublisher
 from streams.kafka.topics import PUBLIC_TOPICS, TopicNames
 from streams.runtime.stream_time import wall_ms
+from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,33 +132,17 @@ class ControlFollower:
         self.apply = apply
 
     async def run(self) -> None:
-        """Follow until cancelled; reconnect after a broker hiccup."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except (aiokafka.errors.KafkaError, OSError, CargoguardError) as exc:
-                log.warning("following %s: %s; retrying in 2 s", self.topic, exc)
-                await asyncio.sleep(2)
+        """Follow until cancelled; after a broker hiccup, resume where it stopped."""
+        await follow_topic(self.settings, self.credentials, self.topic, self._resume, self._apply)
 
-    async def _follow(self) -> None:
-        consumer = aiokafka.AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms, **self.credentials)
-        await consumer.start()
-        try:
-            assigned = [aiokafka.TopicPartition(self.topic, p) for p in sorted(self.next_offsets)]
-            consumer.assign(assigned)
-            for tp in assigned:
-                consumer.seek(tp, self.next_offsets[tp.partition])
-            async for message in consumer:
-                record_key = (message.key or b"").decode()
-                record = self.codec.decode(self.schema, message.value) if message.value else None
-                self.apply(record_key, record)
-                self.next_offsets[message.partition] = message.offset + 1
-        finally:
-            await consumer.stop()
+    async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
+        return dict(self.next_offsets)
+
+    def _apply(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        record_key = (message.key or b"").decode()
+        record = self.codec.decode(self.schema, message.value) if message.value else None
+        self.apply(record_key, record)
+        self.next_offsets[message.partition] = message.offset + 1
 
 
 def effective_rules(settings: Settings) -> RuleBook:

@@ -17,7 +17,8 @@ from faust.web import Request, Response, View
 from agents.rules.findings import SEVERITIES
 from streams.kafka.alert_feed import AlertFilter
 from streams.runtime.context import Runtime
-from streams.web.alert_board import AlertBoard, AlertTail, tail_credentials
+from streams.runtime.topic_follower import follower_credentials
+from streams.web.alert_board import AlertBoard, AlertTail
 
 # aiohttp takes the charset separately; the exposition format is ASCII.
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -66,7 +67,7 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
                                    min_severity=severity if severity in SEVERITIES else None)
         return self.json(board.view(since, alert_filter))
 
-    tail = AlertTail(runtime.settings, runtime.codec, board, tail_credentials(app.conf))
+    tail = AlertTail(runtime.settings, runtime.codec, board, follower_credentials(app.conf))
 
     @app.task
     async def follow_alerts() -> None:

@@ -8,22 +8,19 @@ grows with every change, so the page can ask for what changed since.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from aiokafka.structs import ConsumerRecord
 
 from streams.errors import CargoguardError
 from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.codec import Codec
 from streams.kafka.events_json import to_json_document
 from streams.kafka.topics import TopicNames
+from streams.runtime.topic_follower import follow_topic
 from streams.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # How far back a starting worker reads, per partition.
 LOOKBACK_PER_PARTITION = 1000
@@ -64,39 +61,16 @@ class AlertTail:
         self.topic = TopicNames(settings).public("alerts")
 
     async def run(self) -> None:
-        """Follow the topic; retried after a broker hiccup, stopped by cancellation."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except (aiokafka.errors.KafkaError, OSError, CargoguardError) as exc:
-                log.warning("alert board: %s; retrying in 2 s", exc)
-                await asyncio.sleep(2)
+        """Follow the topic until cancelled, starting each connection a lookback before its end."""
+        await follow_topic(self.settings, self.credentials, self.topic, self._lookback, self._offer)
 
-    async def _follow(self) -> None:
-        consumer = aiokafka.AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
-            enable_auto_commit=False, fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            **self.credentials)
-        await consumer.start()
-        try:
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            if not partitions:
-                await consumer.stop()
-                raise CargoguardError(f"topic {self.topic} not found")
-            assigned = [aiokafka.TopicPartition(self.topic, p) for p in sorted(partitions)]
-            consumer.assign(assigned)
-            ends = await consumer.end_offsets(assigned)
-            for tp in assigned:
-                consumer.seek(tp, max(0, ends[tp] - LOOKBACK_PER_PARTITION))
-            async for message in consumer:
-                if message.value is not None:
-                    self.board.offer(self.codec.decode("alert", message.value))
-        finally:
-            await consumer.stop()
+    async def _lookback(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            raise CargoguardError(f"topic {self.topic} not found")
+        ends = await consumer.end_offsets([aiokafka.TopicPartition(self.topic, p) for p in partitions])
+        return {tp.partition: max(0, end - LOOKBACK_PER_PARTITION) for tp, end in ends.items()}
 
-
-def tail_credentials(conf: Any) -> Mapping[str, Any]:
-    """Aiokafka security arguments from a Faust app's configuration."""
-    return credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+    def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is not None:
+            self.board.offer(self.codec.decode("alert", record.value))

@@ -1,0 +1,62 @@
+"""Following one topic outside any consumer group, for as long as the worker runs.
+
+The control topics and the control room's alert board are read this way:
+every worker reads the whole topic itself (no group, no commits), from
+offsets its caller chooses, and reconnects after a broker hiccup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiokafka
+from aiokafka.structs import ConsumerRecord
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+from streams.errors import CargoguardError
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 2.0
+
+# Where a connection starts reading: partition -> offset, asked again on every reconnection.
+StartOffsets = Callable[[aiokafka.AIOKafkaConsumer], Awaitable[Mapping[int, int]]]
+RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], None]
+
+
+def follower_credentials(conf: Any) -> Mapping[str, Any]:
+    """Aiokafka security arguments from a Faust app's configuration."""
+    return credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)
+
+
+async def follow_topic(settings: Settings, credentials: Mapping[str, Any], topic: str,
+                       start_offsets: StartOffsets, handle: RecordHandler) -> None:
+    """Hand every record of ``topic`` to ``handle`` until cancelled; reconnect after a broker hiccup."""
+    while True:
+        try:
+            await _follow_once(settings, credentials, topic, start_offsets, handle)
+        except (aiokafka.errors.KafkaError, OSError, CargoguardError) as exc:
+            log.warning("following %s: %s; retrying in %g s", topic, exc, RETRY_AFTER_S)
+            await asyncio.sleep(RETRY_AFTER_S)
+
+
+async def _follow_once(settings: Settings, credentials: Mapping[str, Any], topic: str,
+                       start_offsets: StartOffsets, handle: RecordHandler) -> None:
+    consumer = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms, **credentials)
+    await consumer.start()
+    try:
+        starts = await start_offsets(consumer)
+        assigned = [aiokafka.TopicPartition(topic, p) for p in sorted(starts)]
+        consumer.assign(assigned)
+        for tp in assigned:
+            consumer.seek(tp, starts[tp.partition])
+        async for record in consumer:
+            handle(record)
+    finally:
+        await consumer.stop()

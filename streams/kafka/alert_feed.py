@@ -13,7 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 
 from agents.rules.findings import SEVERITIES
 from streams.errors import TransientError
-from streams.kafka.codec import Codec, SchemaRegistry
+from streams.kafka.codec import Codec
 from streams.kafka.topics import TopicNames
 from streams.settings import Settings
 
@@ -62,8 +62,7 @@ class NewestAlerts:
 def follow_alerts(settings: Settings, from_beginning: bool = False, timeout_s: float | None = None,
                   should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
     """Yield alerts as they arrive (decoded), until ``timeout_s`` passes with none."""
-    registry = SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None
-    codec = Codec(registry)
+    codec = Codec.for_settings(settings)
     topic = TopicNames(settings).public("alerts")
     consumer = Consumer({
         **settings.kafka_client_config(),

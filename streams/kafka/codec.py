@@ -30,6 +30,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 import schemas
 from streams.errors import TransientError, UndecodableEvent, UserError
+from streams.settings import Settings
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -132,6 +133,11 @@ class Codec:
         self.registry = registry
         self._codecs = {name: _SchemaCodec(name) for name in schemas.SCHEMA_NAMES}
         self._registered: dict[tuple[str, str], bytes] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Codec:
+        """The codec of a deployment: through its schema registry when one is configured."""
+        return cls(SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None)
 
     def fingerprint(self, schema_name: str) -> bytes:
         """The CRC-64-AVRO fingerprint cargoguard writes for a schema."""

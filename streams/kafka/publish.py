@@ -9,7 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from streams.errors import TransientError
-from streams.kafka.codec import Codec, SchemaRegistry
+from streams.kafka.codec import Codec
 from streams.kafka.topics import EVENT_KINDS, PUBLIC_TOPICS, TopicNames
 from streams.settings import Settings
 
@@ -18,8 +18,7 @@ class EventPublisher:
     """Encodes events of any kind and publishes them, keyed as the contract says."""
 
     def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
-        registry = SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None
-        self.codec = codec if codec is not None else Codec(registry)
+        self.codec = codec if codec is not None else Codec.for_settings(settings)
         self.names = TopicNames(settings)
         self.producer = Producer({
             **settings.kafka_client_config(),

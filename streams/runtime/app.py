@@ -15,7 +15,7 @@ from faust.types.auth import SASLMechanism
 from agents.rules.config import load_rule_book
 from agents.rules.watchlist_hit import WatchEntry
 from streams import web
-from streams.kafka.codec import Codec, SchemaRegistry
+from streams.kafka.codec import Codec
 from streams.runtime import stores
 from streams.runtime.agents import router, subjects
 from streams.runtime.context import RuleHolder, Runtime
@@ -138,7 +138,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         Monitor=QuietMonitor,
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
-    codec = Codec(SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None)
+    codec = Codec.for_settings(settings)
     defaults = load_rule_book(settings.rules_file)
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
     follow_control_topics(app, runtime)

@@ -45,7 +45,7 @@ class CompactedState:
 
 def read_compacted(settings: Settings, key: str, codec: Codec | None = None) -> CompactedState:
     """Read a compacted public topic (``rules`` or ``watchlist``) from the start to its end."""
-    codec = codec or Codec()
+    codec = codec or Codec.for_settings(settings)
     names = TopicNames(settings)
     topic = names.public(key)
     schema = PUBLIC_TOPICS[key].schema

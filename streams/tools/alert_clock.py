@@ -28,7 +28,7 @@ class AlertClock:
     """
 
     def __init__(self, settings: Settings, group_id: str, from_beginning: bool = False) -> None:
-        self.codec = Codec()
+        self.codec = Codec.for_settings(settings)
         self.seen: dict[str, tuple[float, dict[str, Any]]] = {}
         self.newest = NewestAlerts()
         self.last_read = time.monotonic()

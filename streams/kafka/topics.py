@@ -75,18 +75,6 @@ class TopicNames:
             raise KeyError(key)
         return f"{self.app_id}-{key}-batches"
 
-    @property
-    def inputs(self) -> list[str]:
-        """The event feed topics, in INPUT_FEEDS order."""
-        return [self.public(key) for key in INPUT_FEEDS]
-
-    def schema_of(self, topic: str) -> str:
-        """The value schema of a public topic given its full name."""
-        for key, spec in PUBLIC_TOPICS.items():
-            if self.public(key) == topic:
-                return spec.schema
-        raise KeyError(f"{topic} is not a cargoguard public topic")
-
 
 def admin_client(settings: Settings) -> AdminClient:
     """A confluent-kafka admin client with the configured security settings."""

@@ -36,7 +36,6 @@ from agents.rules.reference_prices import shipped_price_table
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
-DAY = 24 * HOUR
 
 # --- traffic volume ------------------------------------------------------------
 # Daily rhythm, in the offices' local time (all three are in Vietnam, UTC+7):

@@ -2,8 +2,10 @@
 
 - ``PoisonEvent``: this input can never be processed; it goes to the
   dead-letter topic with its bytes and the reason, and is never retried.
+- ``ProcessingFailed``: processing the event raised every time it was tried;
+  it is dead-lettered with the exception, the rest of its step goes on.
 - ``TransientError``: the world is briefly unavailable (broker, registry);
-  retry a bounded number of times.
+  retry until it is back (``streams.runtime.retry``).
 - ``UserError``: a person gave a bad file, option or value; the CLI prints the
   message as one line (a traceback only with ``--debug``).
 """
@@ -38,6 +40,12 @@ class InvalidEvent(PoisonEvent):
     """The event decoded but breaks a rule of the contract (e.g. a negative weight)."""
 
     kind = "INVALID"
+
+
+class ProcessingFailed(PoisonEvent):
+    """An event whose processing raised however often it was retried: a bug, or input no rule expects."""
+
+    kind = "PROCESSING_FAILED"
 
 
 class TransientError(CargoguardError):

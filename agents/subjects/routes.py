@@ -108,6 +108,10 @@ class LinkMemory:
     capacity: int
     first_times: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
 
+    def clear(self) -> None:
+        """Forget every link (a failed step may have noted links it never sent)."""
+        self.first_times.clear()
+
     def is_news(self, route: Route) -> bool:
         """True unless ``route`` repeats a link already forwarded at an earlier or equal time."""
         if route.kind != "link":

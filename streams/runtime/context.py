@@ -113,15 +113,20 @@ class Runtime:
                 self.metrics.alert_updates.labels(finding.rule_id).inc()
         return futures
 
-    async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent) -> Awaitable[Any]:
-        """Send a poison input event to the dead-letter topic, bytes untouched."""
-        record = dead_letter_record(message.topic, message.partition, message.offset,
-                                    message.key, message.value, error, wall_ms())
-        value = self.codec.encode("dead_letter", record, topic=self.names.public("dead_letter"))
+    async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent,
+                               original: tuple[bytes | None, bytes | None] | None = None) -> Awaitable[Any]:
+        """Send an event that can never be processed to the dead-letter topic, bytes untouched.
+
+        ``original`` (key, value) replaces the message's own bytes when only a part
+        of it failed (one subject's events of a routed batch).
+        """
+        key, value = original if original is not None else (message.key, message.value)
+        record = dead_letter_record(message.topic, message.partition, message.offset, key, value, error, wall_ms())
+        encoded = self.codec.encode("dead_letter", record, topic=self.names.public("dead_letter"))
         self.metrics.dead_letters.labels(feed, error.kind).inc()
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
                     message.offset, error.reason)
-        return await self.dead_letter_topic.send(key=message.key, value=value)
+        return await self.dead_letter_topic.send(key=key, value=encoded)
 
     async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
                            progress: dict[str, Any] | None) -> list[Awaitable[Any]]:

@@ -26,19 +26,18 @@ from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
 from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
-from streams.errors import PoisonEvent, TransientError, UndecodableEvent
+from streams.errors import PoisonEvent, ProcessingFailed
 from streams.kafka.topics import INPUT_FEEDS, INTERNAL_TOPICS
 from streams.kafka.validation import validate
 from streams.runtime.alert_versions import to_scoring
 from streams.runtime.context import Runtime, settle
+from streams.runtime.retry import ISOLATE_AFTER, CauseLog, cause_of, is_transient, pause
 from streams.runtime.routed_batches import Outbox
 from streams.runtime.stream_time import SourceTracker, tp_name, wall_ms
-from streams.runtime.transport import subscribe_in_batches
+from streams.runtime.transport import Consumer, subscribe_in_batches
 
 log = logging.getLogger(__name__)
 
-# Bounded retry of a transient decode failure (schema registry unreachable).
-DECODE_ATTEMPTS = 3
 # Container links remembered to skip repeats (about 100 bytes each).
 LINK_MEMORY = 200_000
 
@@ -54,6 +53,7 @@ class Router:
         self.tracker = SourceTracker(idle_after_ms=int(settings.idle_partition_after_s * 1000))
         self.max_ahead_ms = int(settings.max_event_time_ahead_s * 1000)
         self.links = LinkMemory(capacity=LINK_MEMORY)
+        self.causes = CauseLog(log)
         # A step notes its events' times before it sends them; a progress report
         # made in between would advertise times whose events are not yet on their
         # way, and stream time would run past them (measured: events 24 min
@@ -70,33 +70,60 @@ class Router:
         self.runtime.assigned_once = True
 
     async def step(self, messages: list[Message]) -> None:
-        """Route one fetched batch of input events, then acknowledge them; no error ever escapes."""
+        """Route one fetched batch of input events, then acknowledge them; no error ever escapes.
+
+        A failing step is retried (``streams.runtime.retry``): for as long as
+        the fault is transient, else a few times and then event by event,
+        dead-lettering only the events that still fail. Nothing is acknowledged
+        before its events are routed or dead-lettered.
+        """
         metrics = self.runtime.metrics
         started = time.perf_counter()
-        try:
-            async with self.turn:
-                await self.route(messages)
-        except Exception:
-            metrics.processing_errors.labels("router").inc()
-            first = messages[0]
-            log.exception("router: step of %d events from %s[%d]@%d failed", len(messages),
-                          first.topic, first.partition, first.offset)
+        attempt = 0
+        while True:
+            try:
+                async with self.turn:
+                    await self.route(messages)
+                break
+            except Exception as exc:
+                attempt += 1
+                self.failed(messages, exc)
+                if not is_transient(exc) and attempt >= ISOLATE_AFTER:
+                    await self.route_one_by_one(messages)
+                    break
+                await pause(attempt)
         ack = self.app.consumer.ack
         for message in messages:
             ack(message)
         metrics.routing_batch.observe(len(messages))
         metrics.step_seconds.labels("router").observe(time.perf_counter() - started)
 
-    async def decode_retrying(self, feed: str, value: bytes | None) -> dict[str, Any]:
-        """Decode a value whose first attempt failed transiently, a bounded number of times."""
-        for attempt in range(2, DECODE_ATTEMPTS + 1):
-            await asyncio.sleep(0.2 * attempt)
-            try:
-                return self.runtime.codec.decode(feed, value)
-            except TransientError as exc:
-                if attempt == DECODE_ATTEMPTS:
-                    raise UndecodableEvent(f"gave up after {attempt} attempts: {exc}") from exc
-        raise AssertionError("unreachable")
+    def failed(self, messages: list[Message], exc: BaseException) -> None:
+        """Count and log (once per cause) a failed attempt; forget links it may have noted but not sent."""
+        self.runtime.metrics.processing_errors.labels("router").inc()
+        first = messages[0]
+        self.causes.failed(f"router: step of {len(messages)} events from "
+                           f"{first.topic}[{first.partition}]@{first.offset}", exc)
+        self.links.clear()
+
+    async def route_one_by_one(self, messages: list[Message]) -> None:
+        """Route each event alone; dead-letter one that still fails, unless the fault is transient (then wait)."""
+        for message in messages:
+            attempt = 0
+            while True:
+                try:
+                    async with self.turn:
+                        await self.route([message])
+                    break
+                except Exception as exc:
+                    attempt += 1
+                    self.failed([message], exc)
+                    if is_transient(exc):
+                        await pause(attempt)
+                        continue
+                    error = ProcessingFailed(f"routing raised {cause_of(exc)}")
+                    await settle([await self.runtime.send_dead_letter(self.feeds[message.topic], message, error)])
+                    break
 
     async def route(self, messages: list[Message]) -> None:
         """Decode, vet and route one step's events."""
@@ -113,10 +140,8 @@ class Router:
         for message in messages:
             feed = self.feeds[message.topic]
             try:
-                try:
-                    record = runtime.codec.decode(feed, message.value)
-                except TransientError:
-                    record = await self.decode_retrying(feed, message.value)
+                # A TransientError (registry away) escapes: the step is retried, the event held.
+                record = runtime.codec.decode(feed, message.value)
                 validate(feed, record, latest)
             except PoisonEvent as exc:
                 sends.append(await runtime.send_dead_letter(feed, message, exc))
@@ -170,17 +195,24 @@ class Router:
                    if self.tracker.next_offset(tp_name(tp.topic, tp.partition)) is None]
         for tp, start in (await self._start_offsets(unknown)).items():
             self.tracker.note_start_position(tp_name(tp.topic, tp.partition), start)
+        consumer = cast(Consumer, app.consumer)
+        now = wall_ms()
         backlog: dict[str, int | None] = {}
         for tp in assigned:
             name = tp_name(tp.topic, tp.partition)
             position = self.tracker.next_offset(name)
             # The high watermark of fetch responses: Tansu 0.6 under-reports the
-            # ListOffsets one (the last batch's base offset + 1).
-            highwater = app.consumer.highwater(tp)
-            backlog[name] = (None if highwater is None or position is None
+            # ListOffsets one (the last batch's base offset + 1). One no fetch has
+            # confirmed lately says nothing: while the broker was paused for 30 s,
+            # stale ones made every partition look drained and idle, stream time
+            # ran on with the wall clock, and the burst after the outage came in
+            # more than the allowed lateness behind it.
+            highwater = consumer.highwater(tp)
+            polled = consumer.highwater_polled_ms(tp)
+            fresh = polled is not None and now - polled <= self.tracker.idle_after_ms
+            backlog[name] = (None if highwater is None or position is None or not fresh
                              else max(0, highwater - position))
-        report = self.tracker.full_report(backlog, {t: int(c or 0) for t, c in counts.items()},
-                                          wall_ms())
+        report = self.tracker.full_report(backlog, {t: int(c or 0) for t, c in counts.items()}, now)
         everyone: dict[int, list[Any]] = {p: [] for p in range(self.runtime.settings.partitions)}
         for kind in TIMED_KINDS:
             await self.runtime.send_batches(kind, everyone, report)

@@ -34,8 +34,10 @@ from faust.streams import Stream
 
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import SCORING, resting_kinds
+from streams.errors import ProcessingFailed
 from streams.runtime.alert_versions import new_versions, to_scoring
 from streams.runtime.context import Runtime, settle
+from streams.runtime.retry import ISOLATE_AFTER, CauseLog, cause_of, is_transient, pause
 from streams.runtime.routed_batches import Outbox, decode_batch, partition_for
 from streams.runtime.staged_table import StagedTable
 from streams.runtime.stream_time import ProgressBoard, wall_ms
@@ -244,6 +246,7 @@ class SubjectAgent(Generic[S]):
         # Batches and the checkpoint timer take turns: a checkpoint in the
         # middle of a batch would write half of its effects.
         self.turn = asyncio.Lock()
+        self.causes = CauseLog(log)
         app.timer(settings.checkpoint_interval_s, name=f"cargoguard.{kind.name}.checkpoint")(self.checkpoint_quiet)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
@@ -274,21 +277,37 @@ class SubjectAgent(Generic[S]):
         self.timer_states.drop()
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
-        """The agent: one routed batch per message; no error ever escapes."""
+        """The agent: one routed batch per message; no error ever escapes.
+
+        A subject whose processing raises is dead-lettered inside the batch
+        (``process_message``); what fails beyond that (a send or a checkpoint
+        while the broker is away) is retried with back-off until it passes,
+        the batch unacknowledged meanwhile. A batch that cannot even be read
+        is dead-lettered after a few attempts.
+        """
         step = self.runtime.metrics.step_seconds.labels(self.kind.name)
         self.stream = cast(Stream, stream).noack()
         async for event in self.stream.events():
             started = time.perf_counter()
             message = event.message
-            try:
-                async with self.turn:
-                    await self.process_message(message.partition, event)
-            except Exception:
-                # A bug, not bad input (the router vetted it): keep going, loudly.
-                self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
-                log.exception("%s: batch %s[%d]@%d failed", self.kind.name,
-                              message.topic, message.partition, message.offset)
-                await self.stream.ack(event)
+            generation = self.generation
+            attempt = 0
+            while generation == self.generation:
+                try:
+                    async with self.turn:
+                        await self.process_message(message.partition, event)
+                    break
+                except Exception as exc:
+                    attempt += 1
+                    self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
+                    self.causes.failed(f"{self.kind.name}: batch {message.topic}[{message.partition}]"
+                                       f"@{message.offset}", exc)
+                    if not is_transient(exc) and attempt >= ISOLATE_AFTER:
+                        error = ProcessingFailed(f"{self.kind.name} batch raised {cause_of(exc)}")
+                        await settle([await self.runtime.send_dead_letter(self.kind.name, message, error)])
+                        await self.stream.ack(event)
+                        break
+                    await pause(attempt)
             step.observe(time.perf_counter() - started)
 
     def _stage_for(self, partition: int) -> PartitionStage:
@@ -341,13 +360,19 @@ class SubjectAgent(Generic[S]):
             by_key.setdefault(key, []).append((kind, fields))
         if batch.events:
             runtime.metrics.subject_events.labels(self.kind.name).inc(len(batch.events))
-        stage.events.append(event)
+        if not stage.events or stage.events[-1] is not event:  # a batch retried after a failed send: once
+            stage.events.append(event)
 
         forwards: dict[str, Outbox] = {}
         for key in sorted(set(by_key).union(stage.timers.pop_due(watermark))):
             raw_key = key.encode()
             entry = self.states.entry(partition, raw_key)
-            state, outcome = self.kind.process(entry.value, key, by_key.get(key, ()), context)
+            routed = by_key.get(key, ())
+            try:
+                state, outcome = self.kind.process(entry.value, key, routed, context)
+            except Exception as exc:  # the rules' bug or input they do not expect: this subject only
+                await self.dead_letter_subject(event, key, routed, exc)
+                continue
             if outcome.late_events:
                 runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
             self.states.changed(partition, raw_key, state)
@@ -374,6 +399,16 @@ class SubjectAgent(Generic[S]):
         if (time.monotonic() - stage.last_checkpoint >= settings.checkpoint_interval_s
                 or self.states.dirty_count(partition) >= settings.checkpoint_max_dirty):
             await self.checkpoint(partition, stage)
+
+    async def dead_letter_subject(self, event: Any, key: str, routed: Sequence[RoutedEvent],
+                                  exc: Exception) -> None:
+        """Dead-letter one subject's events of a routed batch (its state stays as it was); the batch goes on."""
+        self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
+        self.causes.failed(f"{self.kind.name}: subject {key!r}", exc)
+        value = orjson.dumps([[kind, fields] for kind, fields in routed]) if routed else b"[] (a timer wake-up)"
+        error = ProcessingFailed(f"{self.kind.name} subject {key!r}: processing raised {cause_of(exc)}")
+        await settle([await self.runtime.send_dead_letter(self.kind.name, event.message, error,
+                                                          (key.encode(), value))])
 
     async def checkpoint_quiet(self) -> None:
         """Timer: checkpoint the partitions whose batches wait for one but that get no new batch.

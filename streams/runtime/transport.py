@@ -126,6 +126,14 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             await consumer.seek_to_beginning(*never)
         return cast(Mapping[TP, int], committed)
 
+    def highwater_polled_ms(self, tp: TP) -> int | None:
+        """When a fetch response last gave ``tp``'s high watermark (epoch ms), if one has."""
+        consumer = self._consumer
+        if consumer is None or not consumer._subscription.is_assigned(tp):
+            return None
+        polled: int | None = consumer.last_poll_timestamp(tp)
+        return polled
+
     def topic_partitions(self, topic: str) -> int | None:
         """How many partitions ``topic`` has, from the cluster metadata every member keeps.
 
@@ -195,6 +203,10 @@ class Consumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def highwater_polled_ms(self, tp: TP) -> int | None:
+        """When ``tp``'s high watermark was last confirmed by a fetch (epoch ms): how stale ``highwater`` is."""
+        return cast(ConsumerThread, self._thread).highwater_polled_ms(tp)
 
     def on_buffer_drop(self, tp: TP) -> None:
         """A stream buffer drained below its low mark: resume fetching at once."""

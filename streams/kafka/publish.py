@@ -25,7 +25,8 @@ class EventPublisher:
             "linger.ms": 20,
             "batch.num.messages": 10_000,
             "queue.buffering.max.messages": 500_000,
-            "enable.idempotence": False,
+            # Ordered and without duplicates across retries (a broker outage): the rules read amendments in order.
+            "enable.idempotence": True,
             "acks": "all",
         })
         self.errors: list[str] = []

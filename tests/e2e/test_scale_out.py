@@ -66,6 +66,7 @@ def run_file(deployed: Deployment, path: Path, workers: int, fault: Fault | None
     rest.write_text("\n".join(events) + "\n")
     published = 0
     done = threading.Event()
+    failures: list[BaseException] = []
 
     def count(_event: JsonEvent) -> None:
         nonlocal published
@@ -74,6 +75,8 @@ def run_file(deployed: Deployment, path: Path, workers: int, fault: Fault | None
     def publish() -> None:
         try:
             replay([rest], deployed.publisher, rate=RATE, on_published=count)
+        except BaseException as exc:
+            failures.append(exc)
         finally:
             done.set()
 
@@ -85,6 +88,7 @@ def run_file(deployed: Deployment, path: Path, workers: int, fault: Fault | None
         assert not done.is_set(), "the file ended before the fault"
         fault(deployed)
     publisher.join()
+    assert not failures, f"the replay failed: {failures[0]!r}"
     deployed.wait_drained()
     return final_alerts(deployed)
 
@@ -110,10 +114,11 @@ def assert_same(alerts: dict[str, dict[str, Any]], reference: dict[str, dict[str
     extra = sorted(set(alerts) - set(reference))
     changed = sorted(a for a in set(alerts) & set(reference) if alerts[a] != reference[a])
     logs = "\n".join(worker.tail(15) for worker in deployed.workers)
+    late = [w.samples("cargoguard_late_events_total") for w in deployed.live_workers]
     differences = [(a, {k: (reference[a][k], alerts[a][k]) for k in COMPARED if reference[a][k] != alerts[a][k]})
                    for a in changed]
     assert not missing and not extra and not changed, (
-        f"missing {missing}, extra {extra}, changed {differences}\n{logs}")
+        f"missing {missing}, extra {extra}, changed {differences}\nlate events per worker: {late}\n{logs}")
 
 
 def assert_every_partition_has_a_stream_time(deployed: Deployment) -> None:
@@ -151,3 +156,4 @@ def test_a_group_with_a_fault_mid_stream_raises_what_one_worker_raises(deploymen
     deployed = deployment()
     assert_same(run_file(deployed, traffic, 3, fault), one_worker, deployed)
     assert_every_partition_has_a_stream_time(deployed)
+

@@ -78,6 +78,9 @@ class SchemaRegistry:
             detail = exc.read().decode(errors="replace")[:200]
             if exc.code >= 500:
                 raise TransientError(f"schema registry {method} {path}: {exc.code} {detail}") from exc
+            if exc.code == 404 and path.startswith("/schemas/ids/"):
+                # An id no one registered: the value cannot be read, whoever retries.
+                raise UndecodableEvent(f"schema id {path.rsplit('/', 1)[-1]} is not in the registry") from exc
             raise UserError(f"schema registry {method} {path}: {exc.code} {detail}") from exc
         except OSError as exc:
             raise TransientError(f"schema registry at {self.url} unreachable: {exc}") from exc

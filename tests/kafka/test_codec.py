@@ -1,5 +1,7 @@
+import http.server
 import io
 import struct
+import threading
 
 import fastavro
 import pytest
@@ -7,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from streams.errors import UndecodableEvent
+from streams.errors import TransientError, UndecodableEvent
 from streams.kafka.codec import CONFLUENT_MAGIC, Codec, SchemaRegistry, schema_fingerprint
 from tests.builders import declaration, gate_event, manifest
 
@@ -145,3 +147,33 @@ def test_confluent_writer_schema_is_resolved_to_ours():
     data = CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
     decoded = Codec(registry).decode("manifest", data)
     assert decoded["hs_code"] is None and decoded["transport_doc_no"] == "BL9"
+
+
+class RegistryAnswering(http.server.BaseHTTPRequestHandler):
+    """A registry that knows no schema id and is overloaded for everything else."""
+
+    def do_GET(self):
+        self.send_response(404 if self.path.startswith("/schemas/ids/") else 503)
+        self.end_headers()
+        self.wfile.write(b'{"error_code": 40403, "message": "Schema not found"}')
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def registry_url():
+    server = http.server.HTTPServer(("127.0.0.1", 0), RegistryAnswering)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_schema_id_the_registry_does_not_know_is_undecodable_but_an_overloaded_registry_is_transient(
+        registry_url):
+    data = CONFLUENT_MAGIC + struct.pack(">I", 4242) + b"\x00"
+    with pytest.raises(UndecodableEvent, match="schema id 4242 is not in the registry"):
+        Codec(SchemaRegistry(registry_url)).decode("declaration", data)
+    with pytest.raises(TransientError, match="503"):
+        SchemaRegistry(registry_url)._call("GET", "/subjects")

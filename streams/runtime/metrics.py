@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -25,6 +25,14 @@ class Metrics:
         r = self.registry
         self.events = Counter(
             "cargoguard_events_total", "Input events decoded and routed.", ["feed"], registry=r)
+        # Per feed, so one feed falling silent (a gate OCR stopping) shows while the others flow.
+        self.feed_last_event = Gauge(
+            "cargoguard_feed_last_event_seconds",
+            "Wall clock (epoch seconds) of the last routing step that routed events of each input feed.",
+            ["feed"], registry=r)
+        self.feed_newest_event_time = Gauge(
+            "cargoguard_feed_newest_event_time_seconds",
+            "Newest event time (epoch seconds) this worker has routed, per input feed.", ["feed"], registry=r)
         self.dead_letters = Counter(
             "cargoguard_dead_letters_total",
             "Input events sent to the dead-letter topic.", ["feed", "kind"], registry=r)
@@ -75,6 +83,26 @@ class Metrics:
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],
             registry=r)
+
+    def feeds_routed(self, counts: Mapping[str, int], partition_newest_ms: Iterable[tuple[str, int]],
+                     now_ms: int) -> None:
+        """Count one routing step's events per feed and note when, and up to which event time, each flowed.
+
+        Called once per step, never per event. ``counts`` holds the step's events
+        per feed; ``partition_newest_ms`` a (feed, newest event time in epoch ms)
+        pair for every input partition the worker has read, so a feed's newest
+        event time never goes back when a step reads only its laggard partitions.
+        """
+        now_s = now_ms / 1000
+        for feed, count in counts.items():
+            self.events.labels(feed).inc(count)
+            self.feed_last_event.labels(feed).set(now_s)
+        newest: dict[str, int] = {}
+        for feed, event_ms in partition_newest_ms:
+            if feed in counts:
+                newest[feed] = max(event_ms, newest.get(feed, event_ms))
+        for feed, event_ms in newest.items():
+            self.feed_newest_event_time.labels(feed).set(event_ms / 1000)
 
     @staticmethod
     def forget(gauge: Gauge, *labels: str) -> None:

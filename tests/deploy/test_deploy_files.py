@@ -30,6 +30,7 @@ from click.testing import CliRunner
 from prometheus_client.metrics import MetricWrapperBase
 
 from streams.cli import cli
+from streams.kafka.topics import INPUT_FEEDS
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 
@@ -496,6 +497,8 @@ def test_alert_rules_cover_the_operational_failures():
     assert rules["CargoguardStreamTimeLagging"]["for"] == "5m"
     assert "cargoguard_partition_stuck" in used["CargoguardPartitionStuck"]
     assert {"cargoguard_events_total", "up"} <= used["CargoguardNoInput"]
+    assert "cargoguard_feed_last_event_seconds" in used["CargoguardFeedSilent"]
+    assert "> 600" in rules["CargoguardFeedSilent"]["expr"]
     for rule in rules.values():
         assert rule["labels"]["severity"] in {"page", "ticket"}
         assert rule["annotations"]["summary"]
@@ -518,7 +521,8 @@ def test_dashboard_shows_what_the_control_room_ops_need():
     for metric in ("cargoguard_events_total", "cargoguard_alerts_total", "cargoguard_dead_letters_total",
                    "cargoguard_step_seconds_bucket", "cargoguard_stream_time_lag_seconds",
                    "cargoguard_pending_timers", "cargoguard_processing_errors_total",
-                   "cargoguard_partition_stuck", "cargoguard_consumer_lag"):
+                   "cargoguard_partition_stuck", "cargoguard_consumer_lag",
+                   "cargoguard_feed_last_event_seconds", "cargoguard_feed_newest_event_time_seconds"):
         assert metric in metrics_in(exprs), f"the dashboard shows no {metric}"
     step_quantiles = {re.search(r"histogram_quantile\(([\d.]+)", target["expr"]).group(1)
                       for _, target in dashboard_targets() if "cargoguard_step_seconds_bucket" in target["expr"]}
@@ -646,6 +650,9 @@ def test_promtool_parses_every_dashboard_query(tmp_path):
 
 
 WORKER = {"job": "cargoguard", "instance": "worker-1:6066"}
+OTHER_WORKER = "worker-2:6066"
+# The router labels each feed's metrics with these (its schema's name), not the topic name.
+DECLARATION, MANIFEST, GATE_EVENT = (INPUT_FEEDS[key] for key in ("declarations", "manifests", "gate_events"))
 
 
 def series(name, values, **labels):
@@ -666,7 +673,7 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
             "interval": "1m",
             "input_series": [
                 series("up", "1 1 0x10"),
-                series("cargoguard_dead_letters_total", "0x2 1x20", feed="cargo.declarations", kind="UNDECODABLE"),
+                series("cargoguard_dead_letters_total", "0x2 1x20", feed=DECLARATION, kind="UNDECODABLE"),
                 series("cargoguard_processing_errors_total", "0x2 1x20", stage="router"),
                 series("cargoguard_stream_time_lag_seconds", "400x10", subject_kind="shipment", partition="2"),
                 series("cargoguard_stream_time_lag_seconds", "100x10", subject_kind="shipment", partition="0"),
@@ -679,7 +686,7 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
                 alert_test("CargoguardWorkerDown", "5m", expected_alert("CargoguardWorkerDown", **WORKER)),
                 alert_test("CargoguardDeadLettersRising", "2m"),
                 alert_test("CargoguardDeadLettersRising", "5m", expected_alert(
-                    "CargoguardDeadLettersRising", feed="cargo.declarations", kind="UNDECODABLE")),
+                    "CargoguardDeadLettersRising", feed=DECLARATION, kind="UNDECODABLE")),
                 alert_test("CargoguardDeadLettersRising", "20m"),  # ten quiet minutes resolve it
                 alert_test("CargoguardProcessingErrors", "5m",
                            expected_alert("CargoguardProcessingErrors", stage="router")),
@@ -695,7 +702,7 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
         {   # Events flow for ten minutes, then stop.
             "interval": "1m",
             "input_series": [series("up", "1x40"),
-                             series("cargoguard_events_total", "0+10x10 100x30", feed="cargo.declarations")],
+                             series("cargoguard_events_total", "0+10x10 100x30", feed=DECLARATION)],
             "alert_rule_test": [alert_test("CargoguardNoInput", "12m"),
                                 alert_test("CargoguardNoInput", "21m", expected_alert("CargoguardNoInput"))],
         },
@@ -708,6 +715,42 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
             "interval": "1m",
             "input_series": [series("up", "0x20")],
             "alert_rule_test": [alert_test("CargoguardNoInput", "15m")],
+        },
+        {   # The gate OCR stops at 5m (worker-2's gate partitions at 3m); worker-1 restarts at 8m and
+            # exports no gate series after; declarations and manifests flow on.
+            "interval": "1m",
+            "input_series": [
+                series("cargoguard_feed_last_event_seconds", "0+60x30", feed=DECLARATION),
+                series("cargoguard_feed_last_event_seconds", "0+60x5 300x2 _x22", feed=GATE_EVENT),
+                series("cargoguard_feed_last_event_seconds", "0+60x30", feed=MANIFEST, instance=OTHER_WORKER),
+                series("cargoguard_feed_last_event_seconds", "0+60x3 180x27", feed=GATE_EVENT, instance=OTHER_WORKER),
+            ],
+            "alert_rule_test": [
+                alert_test("CargoguardFeedSilent", "15m"),  # exactly 10 minutes since the newest gate event
+                alert_test("CargoguardFeedSilent", "16m", expected_alert("CargoguardFeedSilent", feed=GATE_EVENT)),
+                alert_test("CargoguardFeedSilent", "30m", expected_alert("CargoguardFeedSilent", feed=GATE_EVENT)),
+            ],
+        },
+        {   # Every feed flows, though worker-1's gate partitions went quiet at 5m: worker-2 routes gate events.
+            "interval": "1m",
+            "input_series": [
+                series("cargoguard_feed_last_event_seconds", "0+60x30", feed=DECLARATION),
+                series("cargoguard_feed_last_event_seconds", "0+60x30", feed=MANIFEST),
+                series("cargoguard_feed_last_event_seconds", "0+60x5 300x25", feed=GATE_EVENT),
+                series("cargoguard_feed_last_event_seconds", "0+60x30", feed=GATE_EVENT, instance=OTHER_WORKER),
+            ],
+            "alert_rule_test": [alert_test("CargoguardFeedSilent", "20m"), alert_test("CargoguardFeedSilent", "30m")],
+        },
+        {   # Every feed stops at 5m: CargoguardNoInput's ticket, not one per feed.
+            "interval": "1m",
+            "input_series": [
+                series("up", "1x30"),
+                series("cargoguard_events_total", "0+10x5 50x25", feed=DECLARATION),
+                *[series("cargoguard_feed_last_event_seconds", "0+60x5 300x25", feed=feed)
+                  for feed in (DECLARATION, MANIFEST, GATE_EVENT)],
+            ],
+            "alert_rule_test": [alert_test("CargoguardFeedSilent", "16m"), alert_test("CargoguardFeedSilent", "25m"),
+                                alert_test("CargoguardNoInput", "25m", expected_alert("CargoguardNoInput"))],
         },
     ]
     spec = {"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": tests}

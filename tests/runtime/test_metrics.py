@@ -48,3 +48,30 @@ def test_labels_keep_only_the_samples_that_have_them(served_metrics):
         "cargoguard_rule_version": 4.0}
     assert scrape_totals(url, ["cargoguard_rule_version"], labels={"rule_id": "NO_SUCH_RULE"}) == {
         "cargoguard_rule_version": 0.0}
+
+
+def sample(metrics, name, feed):
+    return metrics.registry.get_sample_value(name, {"feed": feed})
+
+
+def test_a_routing_step_counts_its_feeds_and_stamps_only_those_it_routed():
+    metrics = Metrics()
+    metrics.feeds_routed({"declaration": 3, "gate_event": 1},
+                         [("declaration", 5_000), ("gate_event", 7_000)], now_ms=100_000)
+    # The gate OCR falls silent: later steps route declarations only.
+    metrics.feeds_routed({"declaration": 2},
+                         [("declaration", 9_000), ("gate_event", 7_500)], now_ms=160_500)
+    assert sample(metrics, "cargoguard_events_total", "declaration") == 5
+    assert sample(metrics, "cargoguard_events_total", "gate_event") == 1
+    assert sample(metrics, "cargoguard_feed_last_event_seconds", "declaration") == 160.5
+    assert sample(metrics, "cargoguard_feed_last_event_seconds", "gate_event") == 100.0
+    assert sample(metrics, "cargoguard_feed_newest_event_time_seconds", "declaration") == 9.0
+    assert sample(metrics, "cargoguard_feed_newest_event_time_seconds", "gate_event") == 7.0
+    assert sample(metrics, "cargoguard_feed_last_event_seconds", "manifest") is None
+
+
+def test_a_feeds_newest_event_time_is_its_newest_partition_not_the_last_one_read():
+    metrics = Metrics()
+    metrics.feeds_routed({"manifest": 4}, [("manifest", 8_000), ("manifest", 3_000), ("declaration", 9_000)],
+                         now_ms=10_000)
+    assert sample(metrics, "cargoguard_feed_newest_event_time_seconds", "manifest") == 8.0

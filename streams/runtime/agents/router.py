@@ -167,8 +167,10 @@ class Router:
         for kind, outbox in outboxes.items():
             sends.extend(await runtime.send_batches(kind, outbox.by_partition,
                                                     progress if kind in TIMED_KINDS else None))
-        for feed, count in counts.items():
-            runtime.metrics.events.labels(feed).inc(count)
+        # Once per step, not per event; the tracker holds each input partition's newest event time
+        # under its tp_name, "topic:partition".
+        runtime.metrics.feeds_routed(counts, ((self.feeds[tp.rpartition(":")[0]], seen.max_event_time)
+                                              for tp, seen in self.tracker.seen.items()), now)
         await settle(sends)
 
     async def report_progress(self) -> None:

@@ -4,7 +4,8 @@ Two framings, both read on every input topic:
 
 - Avro single-object encoding (the default): ``C3 01``, the 8-byte
   little-endian CRC-64-AVRO fingerprint of the schema's parsing canonical
-  form, then the Avro binary body.
+  form, then the Avro binary body. The fingerprint of any published version
+  of the schema (``schemas/history``) is read, resolved to the current one.
 - Confluent wire format (when a schema registry is configured): ``00``, the
   4-byte big-endian schema id, then the body; schemas are registered under
   the ``<topic>-value`` subject.
@@ -120,6 +121,12 @@ class _SchemaCodec:
         self.plain = fastavro.parse_schema(_without_logical_types(self.document))
         self.header = SINGLE_OBJECT_MAGIC + schema_fingerprint(self.document)
         self.fingerprint = self.header[2:]
+        # Fingerprint of each earlier published version -> that parsed writer
+        # schema, so values still in a topic from before a change stay readable.
+        self.older: dict[bytes, Any] = {
+            schema_fingerprint(document): fastavro.parse_schema(_without_logical_types(document))
+            for document in schemas.history(name).values()
+        }
         # Confluent schema id -> parsed writer schema, for resolution to ours.
         self.writers: dict[int, Any] = {}
 
@@ -182,13 +189,12 @@ class Codec:
             raise UndecodableEvent(f"empty value where a {schema_name} was expected")
         try:
             if data[:2] == SINGLE_OBJECT_MAGIC:
-                if data[2:_SINGLE_OBJECT_HEADER] != codec.fingerprint:
-                    raise UndecodableEvent(
-                        f"schema fingerprint {data[2:_SINGLE_OBJECT_HEADER].hex()} is not the "
-                        f"{schema_name} schema ({codec.fingerprint.hex()})"
-                    )
                 body = io.BytesIO(data[_SINGLE_OBJECT_HEADER:])
-                record = fastavro.schemaless_reader(body, codec.plain, None)
+                if data[2:_SINGLE_OBJECT_HEADER] == codec.fingerprint:
+                    # The hot path: written with the current schema, nothing to resolve.
+                    record = fastavro.schemaless_reader(body, codec.plain, None)
+                else:
+                    record = fastavro.schemaless_reader(body, self._older_writer(codec, data), codec.plain)
             elif data[:1] == CONFLUENT_MAGIC and len(data) >= _CONFLUENT_HEADER:
                 schema_id = struct.unpack(">I", data[1:_CONFLUENT_HEADER])[0]
                 writer = self._writer_schema(codec, schema_id)
@@ -210,6 +216,16 @@ class Codec:
         if not isinstance(record, dict):
             raise UndecodableEvent(f"{schema_name} body decoded to {type(record).__name__}")
         return record
+
+    @staticmethod
+    def _older_writer(codec: _SchemaCodec, data: bytes) -> Any:
+        writer = codec.older.get(data[2:_SINGLE_OBJECT_HEADER])
+        if writer is None:
+            raise UndecodableEvent(
+                f"schema fingerprint {data[2:_SINGLE_OBJECT_HEADER].hex()} is not the "
+                f"{codec.name} schema ({codec.fingerprint.hex()}) nor an earlier published version of it"
+            )
+        return writer
 
     def _writer_schema(self, codec: _SchemaCodec, schema_id: int) -> Any:
         writer = codec.writers.get(schema_id)

@@ -99,6 +99,49 @@ def test_truncated_and_padded_bodies_are_refused():
         CODEC.decode("declaration", data + b"\x00\x00")
 
 
+def single_object(document, record):
+    """``record`` framed as a producer still on ``document`` (a schema version) writes it."""
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(document), record)
+    return b"\xc3\x01" + schema_fingerprint(document) + body.getvalue()
+
+
+ALERT_V1 = {
+    "alert_id": "a-1", "rule_id": "EXIT_WITHOUT_CLEARANCE", "severity": "HIGH", "score": 70,
+    "office_code": "KRPUS", "gate_id": "G1", "subject_type": "SHIPMENT", "subject_id": "BL-7",
+    "declaration_ids": ["D1"], "transport_doc_no": "BL-7", "container_nos": ["MSCU1234567"],
+    "event_time": 1_790_000_000_000, "detected_at": 1_790_000_001_000, "window_start": 1_789_999_000_000,
+    "window_end": None, "explanation": "left the port before clearance",
+    "evidence": [{"name": "cleared", "observed": "no", "expected": "yes"}],
+    "trigger_event_ids": ["g-1"], "version": 3, "rule_version": 2,
+}
+
+
+def test_an_alert_written_with_the_first_alert_schema_decodes_into_the_current_one():
+    first = schemas.history("alert")[1]
+    assert {field["name"] for field in first["fields"]} == ALERT_V1.keys()
+    decoded = CODEC.decode("alert", single_object(first, ALERT_V1))
+    # what the first version carried, as written; what it lacked, at the current schema's defaults
+    assert decoded == ALERT_V1 | {"declarant_id": None, "importer_id": None, "prior_alerts": 0}
+
+
+def test_a_dead_letter_written_before_processing_failed_existed_decodes():
+    first = schemas.history("dead_letter")[1]
+    dead_letter = {"source_topic": "cargo.declarations", "source_partition": 2, "source_offset": 41,
+                   "original_key": b"D1", "original_value": b"\x01", "error_kind": "INVALID",
+                   "reason": "declaration D1: gross_weight_kg is -3.0, must be >= 0",
+                   "failed_at": 1_790_000_000_000}
+    assert CODEC.decode("dead_letter", single_object(first, dead_letter)) == dead_letter
+
+
+def test_a_fingerprint_of_no_published_version_is_undecodable_naming_it():
+    # a body the current schema reads, so only the fingerprint can be what is refused
+    current = CODEC.encode("alert", ALERT_V1 | {"declarant_id": "DC1", "importer_id": None, "prior_alerts": 2})
+    made_up = bytes.fromhex("0123456789abcdef")
+    with pytest.raises(UndecodableEvent, match="fingerprint 0123456789abcdef is not the alert schema"):
+        CODEC.decode("alert", current[:2] + made_up + current[10:])
+
+
 class InMemoryRegistry(SchemaRegistry):
     """The registry's REST calls answered from a dict (the framing is what is tested here)."""
 

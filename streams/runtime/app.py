@@ -181,11 +181,16 @@ def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
         apply_watch(entry_id, record)
     credentials = follower_credentials(app.conf)
     followers = [
-        ControlFollower(settings, "rules", rules.next_offsets, runtime.codec, credentials, apply_rule),
-        ControlFollower(settings, "watchlist", watch.next_offsets, runtime.codec, credentials, apply_watch),
+        ControlFollower(settings, "rules", rules.next_offsets, runtime.codec, credentials, apply_rule,
+                        runtime.refuse_followed("rules")),
+        ControlFollower(settings, "watchlist", watch.next_offsets, runtime.codec, credentials, apply_watch,
+                        runtime.refuse_followed("watchlist")),
     ]
 
     @app.task
     async def follow_control() -> None:
-        """Apply rule and watchlist changes as they arrive."""
+        """Dead-letter what the start-up read skipped; apply rule and watchlist changes as they arrive."""
+        for feed, refused in (("rules", rules.refused), ("watchlist", watch.refused)):
+            for record in refused:
+                await runtime.refuse_followed(feed)(record, record.error)
         await asyncio.gather(*(follower.run() for follower in followers))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -127,6 +127,21 @@ class Runtime:
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
                     message.offset, error.reason)
         return await self.dead_letter_topic.send(key=key, value=encoded)
+
+    def refuse_followed(self, feed: str) -> Callable[[Any, PoisonEvent], Awaitable[None]]:
+        """What a follower of ``feed`` (control topics, alerts) does with a record it cannot take: dead-letter it.
+
+        Every worker reads those topics, so each sends its own dead letter;
+        ``source_topic`` and ``source_offset`` tell the copies apart.
+        """
+
+        async def refuse(record: Any, error: PoisonEvent) -> None:
+            try:
+                await settle([await self.send_dead_letter(feed, record, error)])
+            except Exception:  # the follower must go on even when the dead-letter topic is out of reach
+                log.exception("could not dead-letter %s[%d]@%d", record.topic, record.partition, record.offset)
+
+        return refuse
 
     async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
                            progress: dict[str, Any] | None) -> list[Awaitable[Any]]:

@@ -22,12 +22,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from agents.rules.config import RuleBook, RuleConfig, RuleConfigError, load_rule_book
 from agents.rules.watchlist_hit import WATCH_TYPES, WatchEntry, Watchlist
-from streams.errors import TransientError, UserError
+from streams.errors import PoisonEvent, TransientError, UserError
 from streams.kafka.codec import Codec
 from streams.kafka.publish import EventPublisher
 from streams.kafka.topics import PUBLIC_TOPICS, TopicNames
 from streams.runtime.stream_time import wall_ms
-from streams.runtime.topic_follower import follow_topic
+from streams.runtime.topic_follower import RefusedHandler, follow_topic
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,20 @@ class CompactedState:
 
     records: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     next_offsets: dict[int, int] = field(default_factory=dict)
+    # Records that could not be decoded: skipped, for the worker to dead-letter.
+    refused: list[RefusedRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A control record that cannot be read, with where it is and why (a dead letter's makings)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    error: PoisonEvent
 
 
 def read_compacted(settings: Settings, key: str, codec: Codec | None = None) -> CompactedState:
@@ -73,10 +87,15 @@ def read_compacted(settings: Settings, key: str, codec: Codec | None = None) -> 
                     at_end.add(int(message.partition() or 0))
                     continue
                 raise TransientError(f"reading {topic}: {error.str()}")
-            record_key = (message.key() or b"").decode()
+            partition, offset = int(message.partition() or 0), int(message.offset() or 0)
+            state.next_offsets[partition] = offset + 1
             value = message.value()
-            state.records[record_key] = codec.decode(schema, value) if value else None
-            state.next_offsets[int(message.partition() or 0)] = int(message.offset() or 0) + 1
+            try:
+                state.records[(message.key() or b"").decode(errors="replace")] = (
+                    codec.decode(schema, value) if value else None)
+            except PoisonEvent as exc:  # one bad record must not keep a worker from starting
+                log.error("%s[%d]@%d skipped: %s", topic, partition, offset, exc.reason)
+                state.refused.append(RefusedRecord(topic, partition, offset, message.key(), value, exc))
     finally:
         consumer.close()
     return state
@@ -122,7 +141,8 @@ class ControlFollower:
     """Follows a control topic from where the start-up read stopped and applies each record."""
 
     def __init__(self, settings: Settings, key: str, start: Mapping[int, int], codec: Codec,
-                 credentials: Mapping[str, Any], apply: Callable[[str, dict[str, Any] | None], None]) -> None:
+                 credentials: Mapping[str, Any], apply: Callable[[str, dict[str, Any] | None], None],
+                 refuse: RefusedHandler) -> None:
         self.settings = settings
         self.topic = TopicNames(settings).public(key)
         self.schema = PUBLIC_TOPICS[key].schema
@@ -130,19 +150,21 @@ class ControlFollower:
         self.codec = codec
         self.credentials = credentials
         self.apply = apply
+        self.refuse = refuse
 
     async def run(self) -> None:
         """Follow until cancelled; after a broker hiccup, resume where it stopped."""
-        await follow_topic(self.settings, self.credentials, self.topic, self._resume, self._apply)
+        await follow_topic(self.settings, self.credentials, self.topic, self._resume, self._apply, self.refuse)
 
     async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
         return dict(self.next_offsets)
 
     def _apply(self, message: ConsumerRecord[bytes, bytes]) -> None:
-        record_key = (message.key or b"").decode()
+        # Moved on first: a record refused (it raises) is not read again after a reconnection.
+        self.next_offsets[message.partition] = message.offset + 1
+        record_key = (message.key or b"").decode(errors="replace")
         record = self.codec.decode(self.schema, message.value) if message.value else None
         self.apply(record_key, record)
-        self.next_offsets[message.partition] = message.offset + 1
 
 
 def effective_rules(settings: Settings) -> RuleBook:

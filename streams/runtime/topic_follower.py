@@ -2,7 +2,10 @@
 
 The control topics and the control room's alert board are read this way:
 every worker reads the whole topic itself (no group, no commits), from
-offsets its caller chooses, and reconnects after a broker hiccup.
+offsets its caller chooses, and reconnects after a broker hiccup. A record
+its handler cannot take (undecodable, or its handling raises) goes to the
+caller's ``refuse`` (the dead-letter topic) and the follower reads on: one
+bad record used to stall the follower on its offset for ever.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import aiokafka
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.errors import CargoguardError
+from streams.errors import CargoguardError, PoisonEvent, ProcessingFailed
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,8 @@ RETRY_AFTER_S = 2.0
 # Where a connection starts reading: partition -> offset, asked again on every reconnection.
 StartOffsets = Callable[[aiokafka.AIOKafkaConsumer], Awaitable[Mapping[int, int]]]
 RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], None]
+# What becomes of a record the handler refused: dead-lettered with the reason.
+RefusedHandler = Callable[[ConsumerRecord[bytes, bytes], PoisonEvent], Awaitable[None]]
 
 
 def follower_credentials(conf: Any) -> Mapping[str, Any]:
@@ -34,18 +39,18 @@ def follower_credentials(conf: Any) -> Mapping[str, Any]:
 
 
 async def follow_topic(settings: Settings, credentials: Mapping[str, Any], topic: str,
-                       start_offsets: StartOffsets, handle: RecordHandler) -> None:
+                       start_offsets: StartOffsets, handle: RecordHandler, refuse: RefusedHandler) -> None:
     """Hand every record of ``topic`` to ``handle`` until cancelled; reconnect after a broker hiccup."""
     while True:
         try:
-            await _follow_once(settings, credentials, topic, start_offsets, handle)
+            await _follow_once(settings, credentials, topic, start_offsets, handle, refuse)
         except (aiokafka.errors.KafkaError, OSError, CargoguardError) as exc:
             log.warning("following %s: %s; retrying in %g s", topic, exc, RETRY_AFTER_S)
             await asyncio.sleep(RETRY_AFTER_S)
 
 
 async def _follow_once(settings: Settings, credentials: Mapping[str, Any], topic: str,
-                       start_offsets: StartOffsets, handle: RecordHandler) -> None:
+                       start_offsets: StartOffsets, handle: RecordHandler, refuse: RefusedHandler) -> None:
     consumer = aiokafka.AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
         fetch_max_wait_ms=settings.fetch_max_wait_ms, **credentials)
@@ -57,6 +62,12 @@ async def _follow_once(settings: Settings, credentials: Mapping[str, Any], topic
         for tp in assigned:
             consumer.seek(tp, starts[tp.partition])
         async for record in consumer:
-            handle(record)
+            try:
+                handle(record)
+            except PoisonEvent as exc:
+                await refuse(record, exc)
+            except Exception as exc:
+                log.exception("following %s: record %d@%d refused", topic, record.partition, record.offset)
+                await refuse(record, ProcessingFailed(f"{type(exc).__name__}: {exc}"))
     finally:
         await consumer.stop()

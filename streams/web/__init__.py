@@ -67,7 +67,8 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
                                    min_severity=severity if severity in SEVERITIES else None)
         return self.json(board.view(since, alert_filter))
 
-    tail = AlertTail(runtime.settings, runtime.codec, board, follower_credentials(app.conf))
+    tail = AlertTail(runtime.settings, runtime.codec, board, follower_credentials(app.conf),
+                     runtime.refuse_followed("alerts"))
 
     @app.task
     async def follow_alerts() -> None:

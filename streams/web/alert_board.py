@@ -19,7 +19,7 @@ from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.codec import Codec
 from streams.kafka.events_json import to_json_document
 from streams.kafka.topics import TopicNames
-from streams.runtime.topic_follower import follow_topic
+from streams.runtime.topic_follower import RefusedHandler, follow_topic
 from streams.settings import Settings
 
 # How far back a starting worker reads, per partition.
@@ -53,8 +53,9 @@ class AlertTail:
     """Reads the alerts topic into an ``AlertBoard`` for as long as the worker runs."""
 
     def __init__(self, settings: Settings, codec: Codec, board: AlertBoard,
-                 credentials: Mapping[str, Any]) -> None:
+                 credentials: Mapping[str, Any], refuse: RefusedHandler) -> None:
         self.settings = settings
+        self.refuse = refuse
         self.codec = codec
         self.board = board
         self.credentials = credentials
@@ -62,7 +63,7 @@ class AlertTail:
 
     async def run(self) -> None:
         """Follow the topic until cancelled, starting each connection a lookback before its end."""
-        await follow_topic(self.settings, self.credentials, self.topic, self._lookback, self._offer)
+        await follow_topic(self.settings, self.credentials, self.topic, self._lookback, self._offer, self.refuse)
 
     async def _lookback(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
         partitions = consumer.partitions_for_topic(self.topic) or set()

@@ -17,13 +17,16 @@ form, and skipping the conversion to ``datetime`` keeps the hot path cheap.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import ssl
 import struct
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -57,9 +60,15 @@ def schema_fingerprint(schema: Mapping[str, Any]) -> bytes:
 class SchemaRegistry:
     """A minimal client of the Confluent schema registry REST API (stdlib HTTP)."""
 
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0, username: str | None = None,
+                 password: str | None = None, cafile: Path | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self._headers = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+        if username is not None:
+            token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+        self._tls = ssl.create_default_context(cafile=str(cafile) if cafile else None)
         self._ids_by_subject: dict[tuple[str, str], int] = {}
         self._schemas_by_id: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -70,10 +79,11 @@ class SchemaRegistry:
             self.url + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+            headers=self._headers,
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            context = self._tls if self.url.startswith("https:") else None
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=context) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:200]
@@ -147,7 +157,12 @@ class Codec:
     @classmethod
     def for_settings(cls, settings: Settings) -> Codec:
         """The codec of a deployment: through its schema registry when one is configured."""
-        return cls(SchemaRegistry(settings.schema_registry_url) if settings.schema_registry_url else None)
+        if not settings.schema_registry_url:
+            return cls(None)
+        password = settings.schema_registry_password
+        return cls(SchemaRegistry(settings.schema_registry_url, username=settings.schema_registry_username,
+                                  password=password.get_secret_value() if password else None,
+                                  cafile=settings.schema_registry_cafile))
 
     def fingerprint(self, schema_name: str) -> bytes:
         """The CRC-64-AVRO fingerprint cargoguard writes for a schema."""

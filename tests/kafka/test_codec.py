@@ -1,5 +1,7 @@
+import base64
 import http.server
 import io
+import json
 import struct
 import threading
 
@@ -9,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from streams.errors import TransientError, UndecodableEvent
+from streams.errors import TransientError, UndecodableEvent, UserError
 from streams.kafka.codec import CONFLUENT_MAGIC, Codec, SchemaRegistry, schema_fingerprint
+from streams.settings import Settings
 from tests.builders import declaration, gate_event, manifest
 
 CODEC = Codec()
@@ -220,3 +223,38 @@ def test_a_schema_id_the_registry_does_not_know_is_undecodable_but_an_overloaded
         Codec(SchemaRegistry(registry_url)).decode("declaration", data)
     with pytest.raises(TransientError, match="503"):
         SchemaRegistry(registry_url)._call("GET", "/subjects")
+
+
+class RegistryWithBasicAuth(http.server.BaseHTTPRequestHandler):
+    """A registry that serves the declaration schema as id 7 to the holder of key:secret only."""
+
+    def do_GET(self):
+        expected = "Basic " + base64.b64encode(b"key:secret").decode()
+        if self.headers.get("Authorization") != expected:
+            self.send_response(401)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(json.dumps({"schema": json.dumps(schemas.load("declaration"))}).encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_registry_client_sends_the_configured_credentials():
+    server = http.server.HTTPServer(("127.0.0.1", 0), RegistryWithBasicAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        body = io.BytesIO()
+        record = declaration()
+        fastavro.schemaless_writer(body, fastavro.parse_schema(schemas.load("declaration")), record)
+        data = CONFLUENT_MAGIC + struct.pack(">I", 7) + body.getvalue()
+        signed_in = Codec.for_settings(Settings(schema_registry_url=url, schema_registry_username="key",
+                                                schema_registry_password="secret"))
+        assert signed_in.decode("declaration", data) == record
+        with pytest.raises(UserError, match="401"):
+            Codec.for_settings(Settings(schema_registry_url=url)).decode("declaration", data)
+    finally:
+        server.shutdown()

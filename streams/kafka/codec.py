@@ -25,7 +25,7 @@ import struct
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,11 @@ class SchemaRegistry:
             self._ids_by_subject[key] = schema_id
             self._schemas_by_id[schema_id] = dict(schema)
         return schema_id
+
+    def knows(self, schema_id: int) -> bool:
+        """Whether the schema with this id is cached (reading it needs no request)."""
+        with self._lock:
+            return schema_id in self._schemas_by_id
 
     def schema(self, schema_id: int) -> dict[str, Any]:
         """The writer schema with this id (cached: ids are immutable)."""
@@ -241,6 +246,19 @@ class Codec:
                 f"{codec.name} schema ({codec.fingerprint.hex()}) nor an earlier published version of it"
             )
         return writer
+
+    def uncached_schema_ids(self, values: Iterable[bytes | None]) -> set[int]:
+        """The registry ids of Confluent-framed ``values`` whose writer schema is not cached yet.
+
+        The worker fetches them off its event loop before decoding (``decode``
+        would otherwise block it on the registry's answer).
+        """
+        registry = self.registry
+        if registry is None:
+            return set()
+        ids = {struct.unpack(">I", value[1:_CONFLUENT_HEADER])[0] for value in values
+               if value and value[:1] == CONFLUENT_MAGIC and len(value) >= _CONFLUENT_HEADER}
+        return {schema_id for schema_id in ids if not registry.knows(schema_id)}
 
     def _writer_schema(self, codec: _SchemaCodec, schema_id: int) -> Any:
         writer = codec.writers.get(schema_id)

@@ -258,3 +258,13 @@ def test_the_registry_client_sends_the_configured_credentials():
             Codec.for_settings(Settings(schema_registry_url=url)).decode("declaration", data)
     finally:
         server.shutdown()
+
+
+def test_only_confluent_values_with_an_uncached_writer_schema_are_left_to_fetch():
+    registry = InMemoryRegistry()
+    codec = Codec(registry)
+    known = codec.encode("declaration", declaration(), topic="cargo.declarations")  # registers, so cached
+    unknown = CONFLUENT_MAGIC + struct.pack(">I", 999) + b"\x00"
+    single_object = CODEC.encode("declaration", declaration())
+    assert codec.uncached_schema_ids([known, unknown, single_object, None, b"\x00"]) == {999}
+    assert CODEC.uncached_schema_ids([unknown]) == set()  # no registry: nothing to fetch

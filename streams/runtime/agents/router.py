@@ -16,6 +16,7 @@ included, each ``progress_interval_s``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -26,7 +27,7 @@ from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
 from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
-from streams.errors import PoisonEvent, ProcessingFailed
+from streams.errors import PoisonEvent, ProcessingFailed, UndecodableEvent
 from streams.kafka.topics import INPUT_FEEDS, INTERNAL_TOPICS
 from streams.kafka.validation import validate
 from streams.runtime.alert_versions import to_scoring
@@ -125,6 +126,15 @@ class Router:
                     await settle([await self.runtime.send_dead_letter(self.feeds[message.topic], message, error)])
                     break
 
+    async def fetch_writer_schemas(self, messages: list[Message]) -> None:
+        """Ask the registry for the writer schemas the step's values need, in a thread, not on the event loop."""
+        codec = self.runtime.codec
+        for schema_id in codec.uncached_schema_ids(message.value for message in messages):
+            assert codec.registry is not None
+            # An id the registry does not know is refused when its event is decoded; an outage escapes.
+            with contextlib.suppress(UndecodableEvent):
+                await asyncio.to_thread(codec.registry.schema, schema_id)
+
     async def route(self, messages: list[Message]) -> None:
         """Decode, vet and route one step's events."""
         runtime = self.runtime
@@ -137,6 +147,7 @@ class Router:
         seen_tps: set[str] = set()
         counts: Counter[str] = Counter()
         sends: list[Any] = []
+        await self.fetch_writer_schemas(messages)
         for message in messages:
             feed = self.feeds[message.topic]
             try:

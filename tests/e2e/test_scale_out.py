@@ -157,3 +157,17 @@ def test_a_group_with_a_fault_mid_stream_raises_what_one_worker_raises(deploymen
     assert_same(run_file(deployed, traffic, 3, fault), one_worker, deployed)
     assert_every_partition_has_a_stream_time(deployed)
 
+
+
+def test_garbage_on_the_control_topics_before_the_group_starts_changes_nothing(deployment, traffic, one_worker):
+    """Undecodable rule and watchlist records are there before three workers start; one is killed mid-stream."""
+    deployed = deployment()
+    garbage = {"rules": b"SEAL_BROKEN", "watchlist": b"W-GARBAGE"}
+    for topic, key in garbage.items():
+        deployed.publisher.publish_raw(deployed.names.public(topic), key, b"not Avro at all")
+    deployed.publisher.flush()
+    assert_same(run_file(deployed, traffic, 3, kill_one), one_worker, deployed)
+    letters = deployed.read_topic("dead_letter", "dead_letter", until=lambda seen: len(seen) >= 3, timeout_s=30)
+    # Every worker read the control topics at start and dead-lettered what it skipped.
+    assert {letter["original_key"] for letter in letters} == set(garbage.values())
+    assert {letter["source_topic"] for letter in letters} == {deployed.names.public(t) for t in garbage}

@@ -19,7 +19,18 @@ Idle partitions: an input partition with no backlog and no new event for
 and its next event cannot be older than its last by more than the wall time
 since (a feed publishes in event-time order, in real time or faster), so it
 holds stream time back to its newest event time plus the wall time since
-that event. A partition that never delivered anything does not hold it back.
+that event.
+
+An idle partition that never delivered anything has no event time of its
+own. Its first event may still be on its way: a producer sends each
+partition's batch on its own, so the batch of one can land well after the
+batches of others that carry later events (seen in CI: a replay's
+declarations arrived after the gate events hours later than them, and
+stream time had run past them on the strength of the gate events alone).
+Such a partition holds stream time to the newest event time any partition
+had delivered ``idle_partition_after_s`` ago: what was published before
+then, it would have delivered by now.
+
 When every input partition is idle, stream time follows the wall clock from
 the newest event seen, so a pending decision is still made when the feeds go
 quiet. Stream time never moves backwards.
@@ -28,6 +39,7 @@ quiet. Stream time never moves backwards.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,15 +124,19 @@ class SourceTracker:
 class ProgressBoard:
     """One subject-agent partition's view of every input partition's progress."""
 
+    idle_after_ms: int
     sources: dict[str, int] = field(default_factory=dict)
     tps: dict[str, list[Any]] = field(default_factory=dict)
     last_watermark: int | None = None
+    # (wall ms, newest event time delivered by any partition) whenever the latter grew;
+    # only the samples still needed. Not stored: a restored board waits one idle period.
+    newest_history: deque[tuple[int, int]] = field(default_factory=deque, compare=False)
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> ProgressBoard:
+    def from_doc(cls, doc: Mapping[str, Any], idle_after_ms: int) -> ProgressBoard:
         """Rebuild a board from :meth:`to_doc`'s form."""
-        return cls(sources=dict(doc["sources"]), tps={tp: list(known) for tp, known in doc["tps"].items()},
-                   last_watermark=doc["watermark"])
+        return cls(idle_after_ms, sources=dict(doc["sources"]),
+                   tps={tp: list(known) for tp, known in doc["tps"].items()}, last_watermark=doc["watermark"])
 
     def to_doc(self) -> dict[str, Any]:
         """The board as JSON-ready data, stored with its partition's checkpoint."""
@@ -145,16 +161,35 @@ class ProgressBoard:
 
     def watermark(self, now_ms: int) -> int | None:
         """Stream time in epoch ms, or None while some input partition is unaccounted for."""
+        self._note_newest(now_ms)
         computed = self._compute(now_ms)
         if computed is not None and (self.last_watermark is None or computed > self.last_watermark):
             self.last_watermark = computed
         return self.last_watermark
+
+    def _note_newest(self, now_ms: int) -> None:
+        newest = max((known[0] for known in self.tps.values() if known[0] is not None), default=None)
+        history = self.newest_history
+        if newest is not None and (not history or newest > history[-1][1]):
+            history.append((now_ms, newest))
+        # The newest sample at least one idle period old is the only old one still needed.
+        horizon = now_ms - self.idle_after_ms
+        while len(history) >= 2 and history[1][0] <= horizon:
+            history.popleft()
+
+    def _delivered_an_idle_period_ago(self, now_ms: int) -> int | None:
+        """The newest event time any partition had delivered ``idle_after_ms`` ago, if known."""
+        history = self.newest_history
+        if history and history[0][0] <= now_ms - self.idle_after_ms:
+            return history[0][1]
+        return None
 
     def _compute(self, now_ms: int) -> int | None:
         if not self.sources:
             return None
         bounds: list[int] = []
         any_active = False
+        never_delivered_idle = False
         for topic, count in self.sources.items():
             for partition in range(count):
                 known = self.tps.get(tp_name(topic, partition))
@@ -168,11 +203,18 @@ class ProgressBoard:
                     bounds.append(max_time)
                 elif max_time is not None:
                     bounds.append(max_time + max(0, now_ms - wall))
-        if any_active:
-            return min(bounds)
+                else:
+                    never_delivered_idle = True
         seen = [k for k in self.tps.values() if k[0] is not None]
         if not seen:
             return None
+        if never_delivered_idle:
+            floor = self._delivered_an_idle_period_ago(now_ms)
+            if floor is None:
+                return None
+            bounds.append(floor)
+        if any_active:
+            return min(bounds)
         newest = max(k[0] for k in seen)
         last_wall = max(k[1] for k in seen)
         return int(newest + max(0, now_ms - last_wall))

@@ -2,11 +2,12 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 from agents.rules.config import load_rule_book
-from tests.builders import MINUTE, T0, declaration, manifest
+from tests.builders import HOUR, MINUTE, T0, declaration, gate_event, manifest
 from tests.conftest import REPO, newest_versions
 from tests.oracle import expected_alerts
 from tests.scenarios import build
@@ -66,4 +67,35 @@ def test_a_shipment_read_back_from_the_store_between_two_events_keeps_what_it_kn
     deployed.publish(events[1:])
     alerts = newest_versions(deployed.read_topic("alerts", "alert", until=lambda seen: bool(seen),
                                                  timeout_s=60, settle_s=2))
+    assert set(alerts) == set(expected), worker.tail()
+
+
+def test_a_feed_whose_first_batch_lands_after_later_events_of_another_is_waited_for(deployment):
+    # Seen in CI: a producer sends each partition's batch on its own, and the
+    # declarations of a replay landed after gate events hours later than them.
+    # Stream time must not run past a partition that has delivered nothing yet
+    # until it has had an idle period to deliver what was published before.
+    deployed = deployment(idle_partition_after_s=3.0)
+    worker = deployed.start_worker()
+    cleared = declaration(event_time=T0)
+    uncleared_doc = "BL-NEVER-CLEARED"
+    gates = [("gate_event", gate_event("OUT", event_time=T0 + 10 * MINUTE, gate_id=f"GATE-{i}",
+                                       transport_doc_no=doc))
+             for i, doc in enumerate((cleared["transport_doc_no"], uncleared_doc))]
+    # Later events on the exits' own partitions (and on more gates): stream time may pass the exits.
+    gates += [("gate_event", gate_event("IN", event_time=T0 + 2 * HOUR, gate_id=f"GATE-{i}")) for i in range(16)]
+    declarations = [("declaration", cleared),
+                    ("declaration", dict(cleared, event_id="ev-cleared", action="CLEARED",
+                                         event_time=T0 + MINUTE)),
+                    *[("declaration", declaration(event_time=T0 + 2 * HOUR)) for _ in range(16)]]
+    deployed.publish(gates)
+    time.sleep(1.5)  # at least one progress report while the declarations feed is still empty
+    deployed.publish(declarations)
+
+    in_event_time_order = sorted(gates + declarations, key=lambda event: event[1]["event_time"])
+    expected = expected_alerts(in_event_time_order, load_rule_book(), flush_after_ms=3_600_000)
+    assert {(f.rule_id, f.subject_id) for f in expected.values()} == {("EXIT_WITHOUT_CLEARANCE", uncleared_doc)}
+    alerts = newest_versions(deployed.read_topic("alerts", "alert",
+                                                 until=lambda seen: set(newest_versions(seen)) >= set(expected),
+                                                 timeout_s=60, settle_s=3))
     assert set(alerts) == set(expected), worker.tail()

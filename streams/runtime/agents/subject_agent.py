@@ -229,6 +229,7 @@ class SubjectAgent(Generic[S]):
         settings = runtime.settings
         self.partitions = settings.partitions
         self.lateness_ms = int(settings.allowed_lateness_s * 1000)
+        self.idle_after_ms = int(settings.idle_partition_after_s * 1000)
         # bytes -> Faust's raw serializer: the state's JSON form is ours to version.
         table = app.Table(f"{kind.name}-state", partitions=settings.partitions, key_type=bytes,
                           value_type=bytes, help=f"State per {kind.name} subject (JSON).")
@@ -320,9 +321,11 @@ class SubjectAgent(Generic[S]):
                 key = raw_key.decode()
                 if raw_key not in own and partition_for(key, self.partitions) == partition:
                     timers.set(key, int(raw_due))
-            board = self.timer_states.entry(partition, records.progress).value
+            stored = self.timer_states.entry(partition, records.progress).value
+            board = (ProgressBoard(self.idle_after_ms) if stored is None
+                     else ProgressBoard.from_doc(stored, self.idle_after_ms))
             stage = self.stages[partition] = PartitionStage(
-                timers, records, ProgressBoard() if board is None else ProgressBoard.from_doc(board),
+                timers, records, board,
                 self.timer_states.entry(partition, records.stream_start).value,
                 self.timer_states.entry(partition, records.resting).value is not None)
         return stage

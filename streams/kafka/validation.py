@@ -19,6 +19,29 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 # 2000-01-01T00:00:00Z: earlier event times are a unit mistake (seconds for ms).
 EARLIEST_EVENT_TIME_MS = 946_684_800_000
 
+# Upper bounds: no real shipment comes near them, and each keeps a hostile
+# producer from filling the worker's state (ids are table keys) or its memory.
+# An identifier or code: the longest in the KCS data and UN/EDIFACT is 35.
+MAX_ID_CHARS = 100
+MAX_TEXT_CHARS = 4_000
+# Declaration systems number item lines with three digits.
+MAX_ITEMS = 999
+MAX_CONTAINERS = 999
+# A million tonnes: more than the largest bulk carrier loads.
+MAX_WEIGHT_KG = 1e9
+MAX_VALUE_USD = 1e12
+MAX_COUNT = 100_000_000
+# What a reason quotes of a value: enough to find it, never the whole of a huge one.
+SHOWN_CHARS = 40
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to ``SHOWN_CHARS`` with the full length named."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(text):,} chars)"
+
 
 class _Checker:
     # Every event is checked and almost none fails: the label and each problem's
@@ -27,12 +50,38 @@ class _Checker:
         self.label = label
         self.problems: list[str] = []
 
-    def non_empty(self, event: Mapping[str, Any], name: str) -> None:
+    def identifier(self, event: Mapping[str, Any], name: str) -> None:
         value = event.get(name)
         if not (isinstance(value, str) and value.strip()):
             self.problems.append(f"{name} is empty")
+        elif len(value) > MAX_ID_CHARS:
+            self.problems.append(f"{name} {shown(value)} is longer than {MAX_ID_CHARS} characters")
 
-    def non_negative(self, event: Mapping[str, Any], name: str, prefix: str = "") -> None:
+    def optional_identifier(self, event: Mapping[str, Any], name: str) -> None:
+        value = event.get(name)
+        if value is None:
+            return
+        if not value.strip():
+            self.problems.append(f"{name} is empty (use null)")
+        elif len(value) > MAX_ID_CHARS:
+            self.problems.append(f"{name} {shown(value)} is longer than {MAX_ID_CHARS} characters")
+
+    def bounded(self, event: Mapping[str, Any], name: str, most: int = MAX_ID_CHARS) -> None:
+        value = event.get(name)
+        if value is not None and len(value) > most:
+            self.problems.append(f"{name} {shown(value)} is longer than {most:,} characters")
+
+    def listed(self, event: Mapping[str, Any], name: str, most: int) -> None:
+        values = event.get(name) or ()
+        if len(values) > most:
+            self.problems.append(f"{name} has {len(values):,} entries, at most {most:,} are allowed")
+            return
+        for index, value in enumerate(values):
+            if not value.strip() or len(value) > MAX_ID_CHARS:
+                self.problems.append(f"{name}[{index}] {shown(value)} is empty or longer than "
+                                     f"{MAX_ID_CHARS} characters")
+
+    def amount(self, event: Mapping[str, Any], name: str, most: float, prefix: str = "") -> None:
         value = event.get(name)
         if value is None:
             return
@@ -40,10 +89,20 @@ class _Checker:
             self.problems.append(f"{prefix}{name} is {value}, must be a finite number")
         elif value < 0:
             self.problems.append(f"{prefix}{name} is {value}, must be >= 0")
+        elif value > most:
+            self.problems.append(f"{prefix}{name} is {value:g}, more than {most:g}")
 
     def done(self) -> None:
         if self.problems:
             raise InvalidEvent(f"{self.label()}: " + "; ".join(self.problems))
+
+
+def _name(event: Mapping[str, Any], field: str) -> str:
+    """An event's id for a reason: ``?`` when missing, cut when hostile."""
+    value = event.get(field)
+    if not value:
+        return "?"
+    return str(value) if len(value) <= SHOWN_CHARS else shown(value)
 
 
 def _check_time(checker: _Checker, event: Mapping[str, Any], name: str, latest_ms: int) -> None:
@@ -58,14 +117,21 @@ def _check_time(checker: _Checker, event: Mapping[str, Any], name: str, latest_m
 
 def validate_declaration(event: Mapping[str, Any], latest_ms: int) -> None:
     """Check a decoded declaration."""
-    c = _Checker(lambda: f"declaration {event.get('declaration_id') or '?'} (event {event.get('event_id')})")
+    c = _Checker(lambda: f"declaration {_name(event, 'declaration_id')} (event {_name(event, 'event_id')})")
     for name in ("event_id", "declaration_id", "office_code", "declarant_id", "importer_id",
                  "transport_doc_no"):
-        c.non_empty(event, name)
+        c.identifier(event, name)
+    c.bounded(event, "destination_office")
+    c.listed(event, "container_nos", MAX_CONTAINERS)
     _check_time(c, event, "event_time", latest_ms)
-    for name in ("total_value_usd", "gross_weight_kg", "package_count"):
-        c.non_negative(event, name)
+    c.amount(event, "total_value_usd", MAX_VALUE_USD)
+    c.amount(event, "gross_weight_kg", MAX_WEIGHT_KG)
+    c.amount(event, "package_count", MAX_COUNT)
     problems = c.problems
+    items = event.get("items") or ()
+    if len(items) > MAX_ITEMS:
+        problems.append(f"items has {len(items):,} entries, at most {MAX_ITEMS} are allowed")
+        items = ()
     deadline = event.get("transit_deadline")
     if event.get("procedure") == "TRANSIT":
         if not event.get("destination_office"):
@@ -79,44 +145,48 @@ def validate_declaration(event: Mapping[str, Any], latest_ms: int) -> None:
             problems.append(f"destination_office is set for {event.get('procedure')}, only TRANSIT has one")
         if deadline is not None:
             problems.append(f"transit_deadline is set for {event.get('procedure')}, only TRANSIT has one")
-    for index, item in enumerate(event.get("items") or ()):
+    for index, item in enumerate(items):
         prefix = f"items[{index}]."
         code = item.get("hs_code", "")
         if not HS_CODE.match(code):
-            problems.append(f"{prefix}hs_code {code!r} is not 6-10 digits")
+            problems.append(f"{prefix}hs_code {shown(code)} is not 6-10 digits")
         country = item.get("origin_country", "")
         if not COUNTRY.match(country):
-            problems.append(f"{prefix}origin_country {country!r} is not an ISO 3166 alpha-2 code")
-        for name in ("quantity", "net_weight_kg", "value_usd"):
-            c.non_negative(item, name, prefix)
+            problems.append(f"{prefix}origin_country {shown(country)} is not an ISO 3166 alpha-2 code")
+        c.amount(item, "quantity", MAX_COUNT, prefix)
+        c.amount(item, "net_weight_kg", MAX_WEIGHT_KG, prefix)
+        c.amount(item, "value_usd", MAX_VALUE_USD, prefix)
     c.done()
 
 
 def validate_manifest(event: Mapping[str, Any], latest_ms: int) -> None:
     """Check a decoded manifest."""
-    c = _Checker(lambda: f"manifest {event.get('manifest_id') or '?'} (event {event.get('event_id')})")
+    c = _Checker(lambda: f"manifest {_name(event, 'manifest_id')} (event {_name(event, 'event_id')})")
     for name in ("event_id", "manifest_id", "office_code", "transport_doc_no"):
-        c.non_empty(event, name)
+        c.identifier(event, name)
+    for name in ("carrier_id", "voyage_no", "consignee_id", "port_of_loading", "port_of_discharge"):
+        c.bounded(event, name)
+    c.listed(event, "container_nos", MAX_CONTAINERS)
+    c.bounded(event, "goods_description", MAX_TEXT_CHARS)
     _check_time(c, event, "event_time", latest_ms)
-    for name in ("gross_weight_kg", "package_count"):
-        c.non_negative(event, name)
+    c.amount(event, "gross_weight_kg", MAX_WEIGHT_KG)
+    c.amount(event, "package_count", MAX_COUNT)
     code = event.get("hs_code")
     if code is not None and not HS_CODE.match(code):
-        c.problems.append(f"hs_code {code!r} is not 6-10 digits")
+        c.problems.append(f"hs_code {shown(code)} is not 6-10 digits")
     c.done()
 
 
 def validate_gate_event(event: Mapping[str, Any], latest_ms: int) -> None:
     """Check a decoded gate event."""
-    c = _Checker(lambda: f"gate event {event.get('event_id') or '?'} at gate {event.get('gate_id')}")
+    c = _Checker(lambda: f"gate event {_name(event, 'event_id')} at gate {_name(event, 'gate_id')}")
     for name in ("event_id", "office_code", "gate_id", "vehicle_plate"):
-        c.non_empty(event, name)
+        c.identifier(event, name)
     _check_time(c, event, "event_time", latest_ms)
-    c.non_negative(event, "cargo_weight_kg")
+    c.amount(event, "cargo_weight_kg", MAX_WEIGHT_KG)
     for name in ("container_no", "transport_doc_no"):
-        value = event.get(name)
-        if value is not None and not value.strip():
-            c.problems.append(f"{name} is empty (use null)")
+        c.optional_identifier(event, name)
+    c.bounded(event, "seal_no")
     c.done()
 
 

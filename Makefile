@@ -1,6 +1,7 @@
 # cargoguard: the two commands of a fresh machine.
 #   make run   the embedded default with simulated traffic (broker, topics, worker, alerts)
-#   make test  the whole test suite
+#   make test  the whole test suite but the fault tests (under 15 minutes here)
+#   make test-faults  the fault tests (broker paused 30 s, hostile input, a burst); CI runs both
 # Both create .venv and install what they need (and, for tests, Debian's
 # chromium and prometheus when they are missing and apt-get is available).
 
@@ -9,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-faults lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,10 @@ run: $(STAMP)
 test: $(STAMP) system-packages
 	$(BIN)/ruff check streams agents schemas tests
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults"
+
+test-faults: $(STAMP)
+	$(BIN)/pytest -q -m faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams agents schemas tests

@@ -7,28 +7,40 @@ fault is the reference.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
 
+from agents.rules.config import load_rule_book
 from streams.kafka.codec import Codec
+from streams.kafka.embedded_broker import EmbeddedBroker, free_port
+from streams.tools.replay import replay
 from tests.builders import T0, declaration, gate_event, manifest
-from tests.conftest import Deployment
+from tests.conftest import Deployment, newest_versions
 from tests.e2e.file_runs import assert_same, run_file
+from tests.oracle import expected_alerts
+from tests.scenarios import Scenario, build
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 HOSTILE_EVENTS = 10_000
+BROKER_PAUSE_S = 30.0
+# Events per second a worker meets day to day (the live-latency target's rate);
+# a burst of five times it outruns one worker on this machine, so lag builds and must drain.
+SUSTAINED_RATE = 1_000
 # 9999-12-31T00:00:00Z
 YEAR_9999_MS = 253_402_214_400_000
 # Peak resident memory of a worker that read the file and the hostile events.
-# One worker peaks near 210 MiB here with them: six records of 3-5 MB each are
-# decoded, refused and cut, never kept.
+# One worker peaks near 210 MiB here with the hostile events (six records of
+# 3-5 MB each are decoded, refused and cut, never kept), and after a burst.
 MEMORY_BOUND_MIB = 400
 
 Hostile = tuple[str, str, Callable[[random.Random, Codec, int], bytes]]
@@ -128,4 +140,51 @@ def test_hostile_events_among_a_valid_stream_are_each_dead_lettered_and_change_n
     assert worker.metric("cargoguard_dead_letters_total") == HOSTILE_EVENTS
     peak = peak_rss_mib(worker.process.pid)
     print(f"worker peak RSS {peak:.0f} MiB")
+    assert peak < MEMORY_BOUND_MIB
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own: pausing the session's would stall every other test's clients."""
+    with (tmp_path / "tansu.log").open("wb") as log, EmbeddedBroker(f"127.0.0.1:{free_port()}", log=log) as broker:
+        yield broker
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_broker_paused_for_30_s_mid_stream_is_ridden_out_without_a_restart(own_broker, tmp_path, traffic,
+                                                                              one_worker, workers):
+    deployed = Deployment(own_broker.address, tmp_path)
+
+    def pause_broker(deployed: Deployment) -> None:
+        assert own_broker.process is not None
+        os.kill(own_broker.process.pid, signal.SIGSTOP)
+        time.sleep(BROKER_PAUSE_S)
+        os.kill(own_broker.process.pid, signal.SIGCONT)
+
+    try:
+        alerts = run_file(deployed, traffic, workers, pause_broker)
+        assert [worker.process.poll() for worker in deployed.workers] == [None] * workers
+        assert_same(alerts, one_worker, deployed)
+    finally:
+        deployed.close()
+
+
+def test_a_burst_of_five_times_the_sustained_rate_drains_with_memory_bounded(deployment, tmp_path):
+    scenario = build(seed=8, clean_shipments=2500, clean_parcels=3500)
+    expected = set(expected_alerts(scenario.events, load_rule_book(), flush_after_ms=3_600_000))
+    deployed = deployment()
+    worker = deployed.start_worker()
+    quarter = len(scenario.events) // 4
+    # A quarter at the sustained rate, half in a burst, a quarter at the sustained rate again.
+    for part, (start, end, rate) in enumerate([(0, quarter, SUSTAINED_RATE),
+                                               (quarter, 3 * quarter, 5 * SUSTAINED_RATE),
+                                               (3 * quarter, len(scenario.events), SUSTAINED_RATE)]):
+        piece = Scenario(events=scenario.events[start:end]).write_jsonl(tmp_path / f"part-{part}.jsonl")
+        replay([piece], deployed.publisher, rate=rate)
+    deployed.wait_drained(timeout_s=120)
+    seen = deployed.read_topic("alerts", "alert", until=lambda s: set(newest_versions(s)) >= expected,
+                               timeout_s=60, settle_s=3)
+    assert set(newest_versions(seen)) == expected, worker.tail()
+    peak = peak_rss_mib(worker.process.pid)
+    print(f"{len(scenario.events)} events; worker peak RSS {peak:.0f} MiB")
     assert peak < MEMORY_BOUND_MIB

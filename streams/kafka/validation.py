@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streams.errors import InvalidEvent
@@ -54,8 +54,8 @@ class _Checker:
         value = event.get(name)
         if not (isinstance(value, str) and value.strip()):
             self.problems.append(f"{name} is empty")
-        elif len(value) > MAX_ID_CHARS:
-            self.problems.append(f"{name} {shown(value)} is longer than {MAX_ID_CHARS} characters")
+        else:
+            self.bounded(event, name)
 
     def optional_identifier(self, event: Mapping[str, Any], name: str) -> None:
         value = event.get(name)
@@ -63,18 +63,23 @@ class _Checker:
             return
         if not value.strip():
             self.problems.append(f"{name} is empty (use null)")
-        elif len(value) > MAX_ID_CHARS:
-            self.problems.append(f"{name} {shown(value)} is longer than {MAX_ID_CHARS} characters")
+        else:
+            self.bounded(event, name)
 
     def bounded(self, event: Mapping[str, Any], name: str, most: int = MAX_ID_CHARS) -> None:
         value = event.get(name)
         if value is not None and len(value) > most:
             self.problems.append(f"{name} {shown(value)} is longer than {most:,} characters")
 
+    def few_enough(self, values: Sequence[Any], name: str, most: int) -> bool:
+        if len(values) <= most:
+            return True
+        self.problems.append(f"{name} has {len(values):,} entries, at most {most:,} are allowed")
+        return False
+
     def listed(self, event: Mapping[str, Any], name: str, most: int) -> None:
         values = event.get(name) or ()
-        if len(values) > most:
-            self.problems.append(f"{name} has {len(values):,} entries, at most {most:,} are allowed")
+        if not self.few_enough(values, name, most):
             return
         for index, value in enumerate(values):
             if not value.strip() or len(value) > MAX_ID_CHARS:
@@ -129,8 +134,7 @@ def validate_declaration(event: Mapping[str, Any], latest_ms: int) -> None:
     c.amount(event, "package_count", MAX_COUNT)
     problems = c.problems
     items = event.get("items") or ()
-    if len(items) > MAX_ITEMS:
-        problems.append(f"items has {len(items):,} entries, at most {MAX_ITEMS} are allowed")
+    if not c.few_enough(items, "items", MAX_ITEMS):
         items = ()
     deadline = event.get("transit_deadline")
     if event.get("procedure") == "TRANSIT":

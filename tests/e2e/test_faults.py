@@ -22,6 +22,8 @@ from confluent_kafka import Producer
 from agents.rules.config import load_rule_book
 from streams.kafka.codec import Codec
 from streams.kafka.embedded_broker import EmbeddedBroker, free_port
+from streams.kafka.topics import EVENT_KINDS
+from streams.tools.bench import peak_rss_mb
 from streams.tools.replay import replay
 from tests.builders import T0, declaration, gate_event, manifest
 from tests.conftest import Deployment, newest_versions
@@ -92,14 +94,6 @@ def hostile_records(count: int, seed: int = 5) -> list[tuple[str, bytes, bytes, 
     return made
 
 
-def peak_rss_mib(pid: int) -> float:
-    """A process's peak resident set (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError(f"no VmHWM for {pid}")
-
-
 def test_hostile_events_among_a_valid_stream_are_each_dead_lettered_and_change_nothing(deployment, traffic,
                                                                                       one_worker):
     deployed: Deployment = deployment()
@@ -109,8 +103,7 @@ def test_hostile_events_among_a_valid_stream_are_each_dead_lettered_and_change_n
 
     def publish_hostile(deployed: Deployment) -> None:
         for feed, key, value, _kind in hostile:
-            topic = deployed.names.public({"declaration": "declarations", "manifest": "manifests",
-                                           "gate_event": "gate_events"}[feed])
+            topic = deployed.names.public(EVENT_KINDS[feed])
             while True:
                 try:
                     producer.produce(topic, key=key, value=value)
@@ -138,7 +131,7 @@ def test_hostile_events_among_a_valid_stream_are_each_dead_lettered_and_change_n
     assert len(cut) == 6, Counter(letter["reason"][:60] for letter in cut)
     (worker,) = deployed.workers
     assert worker.metric("cargoguard_dead_letters_total") == HOSTILE_EVENTS
-    peak = peak_rss_mib(worker.process.pid)
+    peak = peak_rss_mb(worker.process.pid)
     print(f"worker peak RSS {peak:.0f} MiB")
     assert peak < MEMORY_BOUND_MIB
 
@@ -185,6 +178,6 @@ def test_a_burst_of_five_times_the_sustained_rate_drains_with_memory_bounded(dep
     seen = deployed.read_topic("alerts", "alert", until=lambda s: set(newest_versions(s)) >= expected,
                                timeout_s=60, settle_s=3)
     assert set(newest_versions(seen)) == expected, worker.tail()
-    peak = peak_rss_mib(worker.process.pid)
+    peak = peak_rss_mb(worker.process.pid)
     print(f"{len(scenario.events)} events; worker peak RSS {peak:.0f} MiB")
     assert peak < MEMORY_BOUND_MIB

@@ -7,6 +7,7 @@ and web port, so end-to-end tests never see each other's topics or state.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import signal
@@ -268,12 +269,15 @@ class Deployment:
         self.publisher.flush()
 
     def read_topic(self, key: str, schema_name: str, until: Callable[[list[dict[str, Any]]], bool],
-                   timeout_s: float = 60.0, settle_s: float = 0.0) -> list[dict[str, Any]]:
+                   timeout_s: float = 60.0, settle_s: float = 0.0,
+                   reader: Callable[[bytes], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Read a public topic from the start with a plain consumer until ``until(records)``.
 
         After the condition holds, keep reading ``settle_s`` more seconds so
-        that unexpected extra records show up too.
+        that unexpected extra records show up too. Values are decoded by
+        ``reader``, else as single-object-encoded ``schema_name``.
         """
+        read = reader or functools.partial(read_avro, schema_name)
         topic = self.names.public(key)
         consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-reader",
                              "enable.auto.commit": False})
@@ -286,7 +290,7 @@ class Deployment:
             while time.monotonic() < deadline:
                 message = consumer.poll(0.2)
                 if message is not None and message.error() is None:
-                    records.append(read_avro(schema_name, message.value()))
+                    records.append(read(message.value()))
                 if settled_at is None and until(records):
                     settled_at = time.monotonic()
                 if settled_at is not None and time.monotonic() - settled_at >= settle_s:
@@ -295,8 +299,10 @@ class Deployment:
             consumer.close()
         return records
 
-    def read_all(self, key: str, schema_name: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
-        """Every record a public topic holds now, from the start to its end offsets."""
+    def read_all(self, key: str, schema_name: str, timeout_s: float = 60.0,
+                 reader: Callable[[bytes], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Every record a public topic holds now, from the start to its end offsets (decoded as ``read_topic``)."""
+        read = reader or functools.partial(read_avro, schema_name)
         topic = self.names.public(key)
         ends = {p: end for (_t, p), end in self.end_offsets([topic]).items()}
         consumer = Consumer({"bootstrap.servers": self.settings.broker, "group.id": "test-reader",
@@ -310,7 +316,7 @@ class Deployment:
                 assert time.monotonic() < deadline, f"{topic}: read {len(records)} records, ends {ends}"
                 message = consumer.poll(0.2)
                 if message is not None and message.error() is None:
-                    records.append(read_avro(schema_name, message.value()))
+                    records.append(read(message.value()))
                     reached[message.partition()] = message.offset() + 1 >= ends[message.partition()]
             return records
         finally:

@@ -83,8 +83,12 @@ class EmbeddedBroker:
         binary: Path | None = None,
         log: IO[bytes] | None = None,
         startup_timeout_s: float = 20.0,
+        advertised: str | None = None,
     ) -> None:
         self.host, self.port = split_host_port(address)
+        # What the broker tells clients to connect to, when something (a TLS
+        # proxy in the tests) stands between them and ``address``.
+        self.advertised = advertised or address
         self.binary = find_tansu(binary)
         self.log = log
         self.startup_timeout_s = startup_timeout_s
@@ -92,7 +96,7 @@ class EmbeddedBroker:
 
     @property
     def address(self) -> str:
-        """The bootstrap address clients should use."""
+        """The address the broker listens on (clients bootstrap here unless it advertises another)."""
         return f"{self.host}:{self.port}"
 
     def start(self) -> EmbeddedBroker:
@@ -108,7 +112,7 @@ class EmbeddedBroker:
                 str(self.binary),
                 "broker",
                 "--listener-url", url,
-                "--advertised-listener-url", url,
+                "--advertised-listener-url", f"tcp://{self.advertised}",
                 "--storage-engine", "memory://tansu/",
             ],
             stdout=self.log if self.log is not None else subprocess.DEVNULL,

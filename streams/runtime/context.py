@@ -25,6 +25,7 @@ from streams.kafka.dead_letters import dead_letter_record
 from streams.kafka.topics import INTERNAL_TOPICS, TopicNames
 from streams.runtime.alert_versions import alert_record
 from streams.runtime.metrics import Metrics
+from streams.runtime.once_per_cause import OncePerCause
 from streams.runtime.routed_batches import encode_batch
 from streams.runtime.staged_table import ChangelogWriter
 from streams.runtime.stream_time import wall_ms
@@ -59,6 +60,7 @@ class Runtime:
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     watchlist: Watchlist = field(default_factory=Watchlist)
     prices: PriceTable = field(default_factory=shipped_price_table)
+    dead_letter_log: OncePerCause = field(default_factory=OncePerCause)
     assigned_once: bool = False
 
     @classmethod
@@ -124,8 +126,11 @@ class Runtime:
         record = dead_letter_record(message.topic, message.partition, message.offset, key, value, error, wall_ms())
         encoded = self.codec.encode("dead_letter", record, topic=self.names.public("dead_letter"))
         self.metrics.dead_letters.labels(feed, error.kind).inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition,
-                    message.offset, error.reason)
+        held_back = self.dead_letter_log.admit((feed, error.kind))
+        if held_back is not None:
+            log.warning("dead-lettered %s[%d]@%d: %s%s", message.topic, message.partition, message.offset,
+                        error.reason, f" ({held_back} more {error.kind} on {feed} since the last line)"
+                        if held_back else "")
         return await self.dead_letter_topic.send(key=key, value=encoded)
 
     def refuse_followed(self, feed: str) -> Callable[[Any, PoisonEvent], Awaitable[None]]:

@@ -21,6 +21,7 @@ SCHEMA_NAMES = (
     "rule_config",
     "alert",
     "dead_letter",
+    "user",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

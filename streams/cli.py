@@ -330,6 +330,84 @@ def watchlist_list(ctx: click.Context, as_json: bool) -> None:
                        f"{entry.reason}{until}")
 
 
+@cli.group()
+def users() -> None:
+    """Control-room users: officers, supervisors, analysts and viewers (the cargo.users topic)."""
+
+
+def _new_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
+    """The password to set: read from stdin, made up (shown once), or typed twice at a prompt."""
+    from streams.tools.users import one_time_password
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if generate:
+        return one_time_password(), True
+    return click.prompt("password", hide_input=True, confirmation_prompt=True), False
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["officer", "supervisor", "analyst", "viewer"], case_sensitive=False),
+              required=True)
+@click.option("--office", "offices", multiple=True, help="An office code the user works for (repeat for more).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--generate", is_flag=True, help="Make up a one-time password and print it once.")
+@click.pass_context
+def users_add(ctx: click.Context, username: str, role: str, offices: tuple[str, ...], password_stdin: bool,
+              generate: bool) -> None:
+    """Add a user; the password is asked for (twice) unless --password-stdin or --generate."""
+    from streams.tools.users import add_user
+
+    password, show = _new_password(password_stdin, generate)
+    user = add_user(settings_from(ctx), username, role, offices, password)
+    offices_text = ", ".join(sorted(user.offices)) or "all offices"
+    click.echo(f"added {user.username} ({user.role.lower()}, {offices_text})")
+    if show:
+        click.echo(f"one-time password: {password}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.option("--generate", is_flag=True, help="Make up a one-time password and print it once.")
+@click.pass_context
+def users_passwd(ctx: click.Context, username: str, password_stdin: bool, generate: bool) -> None:
+    """Set a user's password; the user's open sessions end."""
+    from streams.tools.users import change_password
+
+    password, show = _new_password(password_stdin, generate)
+    change_password(settings_from(ctx), username, password)
+    click.echo(f"password of {username} changed")
+    if show:
+        click.echo(f"one-time password: {password}")
+
+
+@users.command("remove")
+@click.argument("username")
+@click.pass_context
+def users_remove(ctx: click.Context, username: str) -> None:
+    """Remove a user; their open sessions end."""
+    from streams.tools.users import remove_user
+
+    remove_user(settings_from(ctx), username)
+    click.echo(f"removed {username}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per user.")
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """Every user, their role and offices (never a password or its hash)."""
+    from streams.tools.users import current_users
+
+    for name, user in sorted(current_users(settings_from(ctx)).items()):
+        if as_json:
+            click.echo(json.dumps(user.public(), sort_keys=True))
+        else:
+            click.echo(f"{name:24} {user.role.lower():11} {', '.join(sorted(user.offices)) or 'all offices'}")
+
+
 @cli.command()
 @click.option("--events", type=int, default=200_000, show_default=True, help="Events in the workload.")
 @click.option("--seed", type=int, default=7, show_default=True)

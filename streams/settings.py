@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     store: Literal["rocksdb", "memory"] = Field("rocksdb", description="Faust table store.")
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535)
+
+    # --- Control room sign-in ----------------------------------------------------
+    # Signs the session cookies. Every worker of a deployment needs the same
+    # one, so a page signed in on one worker is signed in on all; unset, each
+    # worker makes its own at start (sessions then end with the worker).
+    session_secret: SecretStr | None = None
+    session_ttl_s: float = Field(8 * 3600.0, gt=0, description="A session ends this long after sign-in.")
+    # Set when the page is served over https (a proxy in front): the browser
+    # then sends the cookie only over https.
+    session_cookie_secure: bool = False
+    sign_in_max_failures: int = Field(5, ge=1, description="Wrong passwords per user, and per address, ...")
+    sign_in_window_s: float = Field(300.0, gt=0, description="... within this window before sign-in is refused.")
     rules_file: Path | None = Field(None, description="Rules file; unset = shipped defaults.")
     reference_prices_file: Path | None = Field(
         None, description="UNDERVALUATION's reference unit values by HS6 (CSV); unset = shipped table.")
@@ -163,6 +175,8 @@ class Settings(BaseSettings):
         values = self.model_dump()
         if self.sasl_password is not None:
             values["sasl_password"] = "********"
+        if self.session_secret is not None:
+            values["session_secret"] = "********"
         return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
 
 

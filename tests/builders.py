@@ -122,3 +122,20 @@ def stream_time_movers(start: int) -> list[tuple[str, dict[str, Any]]]:
     """Events two hours after ``start`` on the declaration and gate feeds: stream time passes what came before."""
     return [("declaration", declaration(event_time=start + 2 * HOUR)),
             ("gate_event", gate_event("IN", event_time=start + 2 * HOUR))]
+
+
+def alert(**fields: Any) -> dict[str, Any]:
+    """An alert record as a worker writes it (current schema), for tests that feed ``cargo.alerts`` directly."""
+    alert_id = fields.pop("alert_id", next_id("AL"))
+    doc = fields.pop("transport_doc_no", next_id("BL"))
+    record: dict[str, Any] = {
+        "alert_id": alert_id, "rule_id": "SEAL_BROKEN", "severity": "HIGH", "score": 70,
+        "office_code": "VNHPH01", "gate_id": "G1", "subject_type": "SHIPMENT", "subject_id": doc,
+        "declaration_ids": [next_id("D")], "transport_doc_no": doc, "container_nos": ["MSCU1234567"],
+        "event_time": T0, "detected_at": T0 + 1_000, "window_start": T0, "window_end": None,
+        "explanation": "the seal was found broken at the gate",
+        "evidence": [{"name": "seal", "observed": "broken", "expected": "intact"}],
+        "trigger_event_ids": [next_id("G")], "version": 1, "rule_version": 0,
+        "declarant_id": None, "importer_id": None, "prior_alerts": 0,
+    }
+    return record | fields

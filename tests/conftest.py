@@ -38,6 +38,8 @@ WORKER_READY_TIMEOUT_S = 90.0
 METRIC_WAIT_S = 30.0
 
 
+pytest_plugins = ["tests.browser"]
+
 @pytest.fixture(scope="session")
 def broker_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Kafka-compatible broker for the whole session."""
@@ -266,6 +268,14 @@ class Deployment:
         """Publish (kind, record) pairs in order and wait for delivery."""
         for kind, record in events:
             self.publisher.publish(kind, record)
+        self.publisher.flush()
+
+    def publish_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Write alert records to the alerts topic as a worker would (the control room's input)."""
+        topic = self.names.public("alerts")
+        for record in alerts:
+            self.publisher.publish_raw(topic, record["alert_id"].encode(),
+                                       self.publisher.codec.encode("alert", record, topic=topic))
         self.publisher.flush()
 
     def read_topic(self, key: str, schema_name: str, until: Callable[[list[dict[str, Any]]], bool],

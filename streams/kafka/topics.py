@@ -36,6 +36,7 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "rules": TopicSpec("rules", "rule_id", "rule_config", compacted=True),
     "alerts": TopicSpec("alerts", "alert_id", "alert"),
     "dead_letter": TopicSpec("dead-letter", "original key", "dead_letter"),
+    "users": TopicSpec("users", "username", "user", compacted=True),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

@@ -150,11 +150,14 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
 
 
 def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
-    """Read the rules and the watchlist whole now, and follow them while the worker runs."""
+    """Read the rules, the watchlist and the users whole now, and follow them while the worker runs."""
     settings = runtime.settings
     holder = runtime.rules
     rules = read_compacted(settings, "rules", runtime.codec)
     watch = read_compacted(settings, "watchlist", runtime.codec)
+    users = read_compacted(settings, "users", runtime.codec)
+    for username, record in users.records.items():
+        runtime.users.apply(username, record)
     rule_records = dict(rules.records)
 
     def show_rules() -> None:
@@ -185,12 +188,14 @@ def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
                         runtime.refuse_followed("rules")),
         ControlFollower(settings, "watchlist", watch.next_offsets, runtime.codec, credentials, apply_watch,
                         runtime.refuse_followed("watchlist")),
+        ControlFollower(settings, "users", users.next_offsets, runtime.codec, credentials, runtime.users.apply,
+                        runtime.refuse_followed("users")),
     ]
 
     @app.task
     async def follow_control() -> None:
-        """Dead-letter what the start-up read skipped; apply rule and watchlist changes as they arrive."""
-        for feed, refused in (("rules", rules.refused), ("watchlist", watch.refused)):
+        """Dead-letter what the start-up read skipped; apply rule, watchlist and user changes as they arrive."""
+        for feed, refused in (("rules", rules.refused), ("watchlist", watch.refused), ("users", users.refused)):
             for record in refused:
                 await runtime.refuse_followed(feed)(record, record.error)
         await asyncio.gather(*(follower.run() for follower in followers))

@@ -19,6 +19,7 @@ from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
+from streams.access.users import UserDirectory
 from streams.errors import PoisonEvent
 from streams.kafka.codec import Codec
 from streams.kafka.dead_letters import dead_letter_record
@@ -61,6 +62,7 @@ class Runtime:
     watchlist: Watchlist = field(default_factory=Watchlist)
     prices: PriceTable = field(default_factory=shipped_price_table)
     dead_letter_log: OncePerCause = field(default_factory=OncePerCause)
+    users: UserDirectory = field(default_factory=UserDirectory)
     assigned_once: bool = False
 
     @classmethod

@@ -9,6 +9,7 @@ the children in reverse order: feed, worker, broker.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,8 +28,10 @@ from streams.kafka.embedded_broker import EmbeddedBroker
 from streams.kafka.topics import create_topics
 from streams.settings import Settings
 from streams.tools.alert_view import show_live_table
+from streams.tools.users import add_user, one_time_password
 
 READY_TIMEOUT_S = 120.0
+DEMO_USER = "supervisor"
 # The demo plants more patterns than real traffic has, so alerts show early.
 DEMO_PATTERN_RATE = 0.2
 # ... and runs stories 300 times faster than life: an hour in port in 12 s.
@@ -74,7 +77,10 @@ def run_up(settings: Settings, demo: bool, demo_rate: float, console: Console) -
     state_dir = Path(settings.data_dir) / "embedded"
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True, exist_ok=True)
-    settings = settings.model_copy(update={"data_dir": state_dir})
+    update: dict[str, object] = {"data_dir": state_dir}
+    if settings.session_secret is None:
+        update["session_secret"] = secrets.token_urlsafe(32)
+    settings = settings.model_copy(update=update)
     env = {**os.environ, **settings.as_env()}
 
     with ExitStack() as stack:
@@ -82,6 +88,10 @@ def run_up(settings: Settings, demo: bool, demo_rate: float, console: Console) -
         broker = stack.enter_context(EmbeddedBroker(settings.broker, settings.tansu_bin, log=broker_log))
         console.print(f"[green]broker[/] Kafka API on {broker.address} (Tansu, in memory)")
         create_topics(settings)
+        # The broker keeps nothing, so each run has one user: a supervisor whose
+        # password is made up now and shown only here.
+        password = one_time_password()
+        add_user(settings, DEMO_USER, "supervisor", (), password)
         worker_log = stack.enter_context((state_dir / "worker.log").open("wb"))
         worker = subprocess.Popen(cargoguard_command("worker"), env=env, stdout=worker_log,
                                   stderr=subprocess.STDOUT, start_new_session=True)
@@ -90,6 +100,8 @@ def run_up(settings: Settings, demo: bool, demo_rate: float, console: Console) -
         console.print(f"[green]worker[/] starting (log: {state_dir / 'worker.log'})")
         wait_until_ready(f"{base}/ready", worker)
         console.print(f"[green]worker[/] ready: control room {base}/control-room/  metrics {base}/metrics")
+        console.print(f"[green]sign in[/] as [bold]{DEMO_USER}[/] with the one-time password [bold]{password}[/] "
+                      "(this run only; 'cargoguard users add' adds more)")
         if demo:
             feed = subprocess.Popen(cargoguard_command("simulate", "--rate", str(demo_rate),
                                                        "--pattern-rate", str(DEMO_PATTERN_RATE),

@@ -8,7 +8,7 @@ grows with every change, so the page can ask for what changed since.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiokafka
@@ -42,10 +42,11 @@ class AlertBoard:
         document["sequence"] = self.sequence
         return True
 
-    def view(self, since: int, alert_filter: AlertFilter) -> dict[str, Any]:
-        """Alerts changed after ``since`` (newest first) that pass the filter."""
+    def view(self, since: int, alert_filter: AlertFilter,
+             visible: Callable[[str], bool] = lambda office_code: True) -> dict[str, Any]:
+        """Alerts changed after ``since`` (newest first) at offices ``visible`` admits that pass the filter."""
         selected = [alert for alert in reversed(self.newest.alerts.values())
-                    if alert["sequence"] > since and alert_filter.accepts(alert)]
+                    if alert["sequence"] > since and visible(alert["office_code"]) and alert_filter.accepts(alert)]
         return {"sequence": self.sequence, "alerts": selected}
 
 

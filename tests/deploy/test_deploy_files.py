@@ -573,7 +573,12 @@ def test_kubernetes_pods_run_real_commands_with_the_settings_as_the_image_user(k
     assert_real_command(container.get("args", dockerfile_json("CMD")))
     config_maps = [ref["configMapRef"]["name"] for ref in container["envFrom"] if "configMapRef" in ref]
     assert config_maps == [kubernetes_object("ConfigMap")["metadata"]["name"]]
-    assert all(ref["secretRef"].get("optional") for ref in container["envFrom"] if "secretRef" in ref)
+    # Kafka credentials are optional; the workers' session secret is required (every worker signs
+    # sessions with the same one), and the manifest's comment says how to make it.
+    required = [ref["secretRef"]["name"] for ref in container["envFrom"]
+                if "secretRef" in ref and not ref["secretRef"].get("optional")]
+    assert required == (["cargoguard-web"] if kind == "StatefulSet" else [])
+    assert "create secret generic cargoguard-web" in (REPO / "deploy/kubernetes/cargoguard.yaml").read_text()
     # Service links would inject CARGOGUARD_*-named variables for a Service called cargoguard-*.
     assert pod["enableServiceLinks"] is False
     uid = int(dockerfile_values("USER")[0].split(":")[0])

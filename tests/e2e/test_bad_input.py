@@ -1,9 +1,6 @@
 """Poison input lands in the dead-letter topic with its bytes and a reason; the worker goes on."""
 
 import io
-import json
-import time
-import urllib.request
 
 import fastavro
 import pytest
@@ -11,9 +8,11 @@ import pytest
 import schemas
 from streams.kafka.codec import Codec
 from streams.runtime.control import change_rule
+from streams.tools.users import add_user
 from tests.builders import declaration, gate_event, manifest, next_id
 from tests.conftest import newest_versions
 from tests.e2e.test_web import seal_and_mismatch
+from tests.web_client import ControlRoomClient
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +73,9 @@ def test_garbage_on_the_control_and_alert_topics_is_dead_lettered_and_every_foll
     # Before the worker starts: it must still start, with the garbage skipped.
     deployed.publisher.publish_raw(names.public("rules"), b"SEAL_BROKEN", b"not a rule record")
     deployed.publisher.publish_raw(names.public("watchlist"), b"W-BAD", b"not a watchlist entry")
+    deployed.publisher.publish_raw(names.public("users"), b"U-BAD", b"not a user")
     deployed.publisher.flush()
+    add_user(deployed.settings, "sam", "supervisor", [], "correct horse battery")
     worker = deployed.start_worker()
     # While it runs: garbage first, then good records behind it on the same topics.
     deployed.publisher.publish_raw(names.public("rules"), b"SPLIT_SHIPMENT", b"\xc3\x01junk")
@@ -84,21 +85,19 @@ def test_garbage_on_the_control_and_alert_topics_is_dead_lettered_and_every_foll
     worker.wait_rule_version("SPLIT_SHIPMENT", changed.version)
     doc_seal, _ = seal_and_mismatch(deployed)
 
-    letters = deployed.read_topic("dead_letter", "dead_letter", until=lambda seen: len(seen) >= 4,
+    letters = deployed.read_topic("dead_letter", "dead_letter", until=lambda seen: len(seen) >= 5,
                                   timeout_s=60, settle_s=2)
     by_key = {letter["original_key"]: letter for letter in letters}
-    assert set(by_key) == {b"SEAL_BROKEN", b"W-BAD", b"SPLIT_SHIPMENT", b"A-BAD"}, worker.tail()
+    assert set(by_key) == {b"SEAL_BROKEN", b"W-BAD", b"U-BAD", b"SPLIT_SHIPMENT", b"A-BAD"}, worker.tail()
+    assert by_key[b"U-BAD"]["source_topic"] == names.public("users")
     assert by_key[b"SEAL_BROKEN"]["source_topic"] == names.public("rules")
     assert by_key[b"W-BAD"]["source_topic"] == names.public("watchlist")
     assert by_key[b"A-BAD"]["source_topic"] == names.public("alerts")
     assert {letter["error_kind"] for letter in letters} == {"UNDECODABLE"}
     assert by_key[b"SPLIT_SHIPMENT"]["original_value"] == b"\xc3\x01junk"
     # The control room's alert tail read past its garbage: the alerts raised after it show.
-    deadline = time.monotonic() + 30
-    while True:
-        with urllib.request.urlopen(worker.url + "/control-room/api/alerts?since=0") as response:
-            shown = {alert["subject_id"] for alert in json.load(response)["alerts"]}
-        if doc_seal in shown or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert doc_seal in shown
+    client = ControlRoomClient(worker.url)
+    assert client.sign_in("sam", "correct horse battery") == 303  # the users topic was read past its garbage
+    shown = client.wait_json("/control-room/api/alerts?since=0",
+                             lambda d: doc_seal in {alert["subject_id"] for alert in d["alerts"]})
+    assert doc_seal in {alert["subject_id"] for alert in shown["alerts"]}

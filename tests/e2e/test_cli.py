@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from streams.kafka.embedded_broker import free_port, port_is_open
 from streams.runtime.metrics import scrape_totals
 from tests.builders import declaration, gate_event, next_id
 from tests.conftest import REPO
+from tests.web_client import ControlRoomClient
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +61,11 @@ def test_up_demo_runs_everything_and_ctrl_c_stops_everything(tmp_path):
         assert f"http://127.0.0.1:{web_port}/control-room/" in output
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/ready") as response:
             assert response.status == 200
+        (password,) = re.findall(r"sign in as supervisor with the one-time password (\S+)", output)
+        client = ControlRoomClient(f"http://127.0.0.1:{web_port}")
+        assert client.get_json("/control-room/api/alerts")[0] == 401
+        assert client.sign_in("supervisor", password) == 303
+        assert client.get_json("/control-room/api/alerts")[0] == 200
         deadline = time.monotonic() + 60
         routed = 0.0
         metrics_url = f"http://127.0.0.1:{web_port}/metrics"
@@ -122,3 +129,32 @@ def test_replay_names_the_bad_line_and_field_without_a_traceback(deployment, tmp
     skipped = cargoguard("replay", "--skip-invalid", str(path), settings=deployed.settings)
     assert skipped.returncode == 0
     assert "published 1 events" in skipped.stdout and "skipped 1 bad lines" in skipped.stdout
+
+
+def test_users_are_added_listed_given_a_new_password_and_removed(deployment):
+    deployed = deployment()
+
+    def users(*args, stdin=None):
+        env = {**os.environ, **deployed.settings.as_env()}
+        return subprocess.run([sys.executable, "-m", "streams", "users", *args], cwd=REPO, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=60)
+
+    added = users("add", "ana", "--role", "officer", "--office", "vnhph01", "--password-stdin",
+                  stdin="correct horse battery\n")
+    assert added.returncode == 0 and "added ana (officer, VNHPH01)" in added.stdout, added.stderr
+    assert "needs at least one --office" in users("add", "bob", "--role", "officer", "--password-stdin",
+                                                  stdin="x" * 12).stderr
+    assert "at least 10 characters" in users("add", "bob", "--role", "viewer", "--password-stdin",
+                                             stdin="short\n").stderr
+    assert "exists" in users("add", "ana", "--role", "viewer", "--password-stdin", stdin="x" * 12).stderr
+    generated = users("add", "sam", "--role", "supervisor", "--generate")
+    assert "one-time password: " in generated.stdout
+    listed = users("list", "--json")
+    assert [json.loads(line) for line in listed.stdout.splitlines()] == [
+        {"offices": ["VNHPH01"], "role": "OFFICER", "username": "ana"},
+        {"offices": [], "role": "SUPERVISOR", "username": "sam"}]
+    assert "argon2" not in listed.stdout and "correct horse" not in listed.stdout
+    assert users("passwd", "ana", "--password-stdin", stdin="another good one\n").returncode == 0
+    assert users("remove", "ana").returncode == 0
+    assert "no user 'ana'" in users("remove", "ana").stderr
+    assert [json.loads(line)["username"] for line in users("list", "--json").stdout.splitlines()] == ["sam"]

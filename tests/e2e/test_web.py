@@ -10,22 +10,15 @@ import urllib.request
 import pytest
 
 from streams.kafka.embedded_broker import free_port
+from streams.tools.users import add_user
+from tests.browser import needs_chromium, signed_in_page
 from tests.builders import declaration, gate_event, manifest, next_id
+from tests.web_client import ControlRoomClient
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PROMETHEUS = shutil.which("prometheus")
-
-
-def chromium(*args, tmp_path):
-    # The flags keep a headless Chromium off the (closed) network and out of the sandbox it
-    # cannot have as root.
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium'}", *args],
-        capture_output=True, text=True, timeout=90)
+PASSWORD = "correct horse battery"
 
 
 def seal_and_mismatch(deployed):
@@ -41,42 +34,38 @@ def seal_and_mismatch(deployed):
     return doc_seal, doc_mismatch
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make test installs it)")
-def test_control_room_page_shows_live_alerts_in_a_browser(deployment, tmp_path):
+@needs_chromium
+def test_control_room_page_shows_live_alerts_in_a_browser(deployment, browser, tmp_path):
     deployed = deployment()
+    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
     worker = deployed.start_worker()
     doc_seal, doc_mismatch = seal_and_mismatch(deployed)
-    url = worker.url + "/control-room/"
-    # Time for the page's first polls; the board fills from the alerts topic.
-    dom = chromium("--virtual-time-budget=8000", "--dump-dom", url, tmp_path=tmp_path).stdout
-    assert "cargoguard · control room" in dom
-    assert "seal SL-4711 broken" in dom, dom[-2000:]
-    assert doc_mismatch in dom and "MANIFEST_MISMATCH" in dom
-    assert 'class="sev HIGH"' in dom
-    assert "No alerts yet." in dom  # the empty notice stays in the page, hidden
+    page = signed_in_page(browser, worker.url, "sam", PASSWORD)
+    page.wait_for_selector(f"text={doc_mismatch}")
+    assert page.locator("text=seal SL-4711 broken").count() >= 1
+    assert page.locator(".sev.HIGH").count() >= 1
+    assert page.locator("#user").inner_text().startswith("sam · supervisor")
     shot = tmp_path / "control-room.png"
-    chromium("--virtual-time-budget=8000", "--window-size=1400,500", f"--screenshot={shot}", url,
-             tmp_path=tmp_path)
+    page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+    page.click("#sign-out")
+    page.wait_for_url("**/sign-in?next=*")
+    page.goto(worker.url + "/control-room/")
+    assert "/sign-in" in page.url
 
 
 def test_alerts_api_filters(deployment):
     deployed = deployment()
+    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
     worker = deployed.start_worker()
     doc_seal, _ = seal_and_mismatch(deployed)
-    deadline = time.monotonic() + 30
-    while True:
-        with urllib.request.urlopen(worker.url + "/control-room/api/alerts?since=0") as response:
-            body = json.load(response)
-        if len(body["alerts"]) >= 2 or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+    client = ControlRoomClient(worker.url)
+    assert client.sign_in("sam", PASSWORD) == 303
+    body = client.wait_json("/control-room/api/alerts?since=0", lambda d: len(d["alerts"]) >= 2)
     assert len(body["alerts"]) == 2
-    with urllib.request.urlopen(worker.url + "/control-room/api/alerts?office=VNCLI01") as response:
-        (only,) = json.load(response)["alerts"]
+    (only,) = client.get_json("/control-room/api/alerts?office=VNCLI01")[1]["alerts"]
     assert only["subject_id"] == doc_seal
-    with urllib.request.urlopen(worker.url + f"/control-room/api/alerts?since={body['sequence']}") as response:
-        assert json.load(response)["alerts"] == []
+    assert client.get_json(f"/control-room/api/alerts?since={body['sequence']}")[1]["alerts"] == []
 
 
 @pytest.mark.skipif(PROMETHEUS is None, reason="needs Debian's prometheus (make test installs it)")

@@ -118,6 +118,7 @@ PUBLISHED_FINGERPRINTS = {
     "rule_config": ["9ea271ed5266cbd7"],
     "alert": ["3d34bd26b236635c", "00cca573a87e3428"],  # v2 (7ff1fd1): declarant_id, importer_id, prior_alerts
     "dead_letter": ["6c4d7ec38fd21e79", "022f8ddacd7c4301"],  # v2 (76ed6ff): PROCESSING_FAILED
+    "user": ["504609b46611234f"],
 }
 
 

@@ -22,6 +22,8 @@ SCHEMA_NAMES = (
     "alert",
     "dead_letter",
     "user",
+    "case",
+    "case_action",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

@@ -37,6 +37,8 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "alerts": TopicSpec("alerts", "alert_id", "alert"),
     "dead_letter": TopicSpec("dead-letter", "original key", "dead_letter"),
     "users": TopicSpec("users", "username", "user", compacted=True),
+    "cases": TopicSpec("cases", "case_id", "case"),
+    "case_actions": TopicSpec("case-actions", "case_id", "case_action"),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

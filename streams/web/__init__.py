@@ -12,18 +12,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import faust
 from aiohttp import web
+from faust.types import TP
 from faust.web import Request, Response, View
 
 from agents.rules.findings import SEVERITIES
+from streams.cases.board import CaseBoard
+from streams.cases.publisher import CasePublisher
 from streams.kafka.alert_feed import AlertFilter
 from streams.runtime.context import Runtime
 from streams.runtime.topic_follower import follower_credentials
-from streams.web.alert_board import AlertBoard, AlertTail
+from streams.web.alert_board import AlertBoard, AlertTail, CaseActionTail
+from streams.web.cases import CaseEndpoints
 from streams.web.guard import Guard, session_of
 
 # aiohttp takes the charset separately; the exposition format is ASCII.
@@ -88,12 +94,29 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
     web_app.router.add_get("/control-room/api/alerts", alerts)
     web_app.router.add_static("/control-room/static/", STATIC)
 
-    tail = AlertTail(runtime.settings, runtime.codec, board, follower_credentials(app.conf),
-                     runtime.refuse_followed("alerts"))
+    cases = CaseBoard()
+    names = runtime.names
+
+    def raw_topic(key: str) -> faust.types.TopicT:
+        return app.topic(names.public(key), key_serializer="raw", value_serializer="raw")
+
+    publisher = CasePublisher(app, runtime.codec, raw_topic("cases"), names.public("cases"),
+                              TP(names.public("declarations"), 0))
+    cases.listeners.append(publisher.changed)
+    CaseEndpoints(runtime, cases, raw_topic("case_actions")).install(web_app)
+
+    def on_alert(alert: dict[str, Any], partition: int, offset: int) -> None:
+        board.offer(alert)
+        cases.offer_alert(alert, partition, offset)
+
+    credentials = follower_credentials(app.conf)
+    tail = AlertTail(runtime.settings, runtime.codec, on_alert, credentials, runtime.refuse_followed("alerts"))
+    actions = CaseActionTail(runtime.settings, runtime.codec, cases, credentials,
+                             runtime.refuse_followed("case_actions"))
 
     @app.task
-    async def follow_alerts() -> None:
-        """Keep the board filled from the alerts topic."""
-        await tail.run()
+    async def follow_alerts_and_actions() -> None:
+        """Keep the boards filled from the alerts and case-actions topics; publish the leader's case changes."""
+        await asyncio.gather(tail.run(), actions.run(), publisher.run())
 
     return board

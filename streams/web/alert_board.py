@@ -1,4 +1,4 @@
-"""The alert board behind the control-room page: the newest alerts of the whole cluster.
+"""The alert board behind the control-room page, and the tails that feed it and the case board.
 
 Each worker tails the alerts topic itself, outside any consumer group, so a
 page served by any worker shows every worker's alerts. The board keeps the
@@ -14,6 +14,7 @@ from typing import Any
 import aiokafka
 from aiokafka.structs import ConsumerRecord
 
+from streams.cases.board import CaseBoard
 from streams.errors import CargoguardError
 from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.codec import Codec
@@ -50,15 +51,19 @@ class AlertBoard:
         return {"sequence": self.sequence, "alerts": selected}
 
 
-class AlertTail:
-    """Reads the alerts topic into an ``AlertBoard`` for as long as the worker runs."""
+# What the tail does with each alert: the decoded record, its partition and offset.
+AlertHandler = Callable[[dict[str, Any], int, int], None]
 
-    def __init__(self, settings: Settings, codec: Codec, board: AlertBoard,
+
+class AlertTail:
+    """Reads the alerts topic for as long as the worker runs, handing each alert on (to the boards)."""
+
+    def __init__(self, settings: Settings, codec: Codec, on_alert: AlertHandler,
                  credentials: Mapping[str, Any], refuse: RefusedHandler) -> None:
         self.settings = settings
         self.refuse = refuse
         self.codec = codec
-        self.board = board
+        self.on_alert = on_alert
         self.credentials = credentials
         self.topic = TopicNames(settings).public("alerts")
 
@@ -75,4 +80,31 @@ class AlertTail:
 
     def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
         if record.value is not None:
-            self.board.offer(self.codec.decode("alert", record.value))
+            self.on_alert(self.codec.decode("alert", record.value), record.partition, record.offset)
+
+
+class CaseActionTail:
+    """Reads the case-actions topic, from its start, into a ``CaseBoard`` for as long as the worker runs."""
+
+    def __init__(self, settings: Settings, codec: Codec, cases: CaseBoard,
+                 credentials: Mapping[str, Any], refuse: RefusedHandler) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.cases = cases
+        self.credentials = credentials
+        self.refuse = refuse
+        self.topic = TopicNames(settings).public("case_actions")
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled; after a reconnection, go on from the board's position."""
+        await follow_topic(self.settings, self.credentials, self.topic, self._resume, self._offer, self.refuse)
+
+    async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
+        partitions = consumer.partitions_for_topic(self.topic) or set()
+        if not partitions:
+            raise CargoguardError(f"topic {self.topic} not found")
+        return {p: self.cases.positions.get(("c", p), 0) for p in partitions}
+
+    def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is not None:
+            self.cases.offer_action(self.codec.decode("case_action", record.value), record.partition, record.offset)

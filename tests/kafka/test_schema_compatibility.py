@@ -50,17 +50,21 @@ def named_types(schema: Any, namespace: str = "") -> Iterator[tuple[str, dict[st
 
 
 def widest_choice(schema: dict[str, Any]) -> int:
-    """The most symbols of any enum or branches of any union, so samples can take each in turn."""
-    widest = 1
+    """Enough variants for samples to take every enum symbol, and every branch of a union, in turn.
+
+    A union takes ``variant % branches`` and hands ``variant // branches`` down, so
+    an enum inside a union (``["null", Outcome]``) needs branches x symbols variants.
+    """
+    widest_union, widest_enum = 1, 1
 
     def visit(node: Any) -> None:
-        nonlocal widest
+        nonlocal widest_union, widest_enum
         if isinstance(node, list):
-            widest = max(widest, len(node))
+            widest_union = max(widest_union, len(node))
             for branch in node:
                 visit(branch)
         elif isinstance(node, dict):
-            widest = max(widest, len(node.get("symbols", ())))
+            widest_enum = max(widest_enum, len(node.get("symbols", ())))
             for field in node.get("fields", ()):
                 visit(field["type"])
             for key in ("items", "values", "type"):
@@ -68,7 +72,7 @@ def widest_choice(schema: dict[str, Any]) -> int:
                     visit(node[key])
 
     visit(schema)
-    return widest
+    return widest_union * widest_enum
 
 
 def sample(schema: Any, variant: int, named: dict[str, Any], namespace: str = "") -> Any:
@@ -79,7 +83,7 @@ def sample(schema: Any, variant: int, named: dict[str, Any], namespace: str = ""
         reference = schema if "." in schema or not namespace else f"{namespace}.{schema}"
         return sample(named.get(reference) or named[schema], variant, named, namespace)
     if isinstance(schema, list):
-        return sample(schema[variant % len(schema)], variant, named, namespace)
+        return sample(schema[variant % len(schema)], variant // len(schema), named, namespace)
     kind = schema["type"]
     if kind in NAMED:
         name, namespace = fullname(schema, namespace)
@@ -119,6 +123,8 @@ PUBLISHED_FINGERPRINTS = {
     "alert": ["3d34bd26b236635c", "00cca573a87e3428"],  # v2 (7ff1fd1): declarant_id, importer_id, prior_alerts
     "dead_letter": ["6c4d7ec38fd21e79", "022f8ddacd7c4301"],  # v2 (76ed6ff): PROCESSING_FAILED
     "user": ["504609b46611234f"],
+    "case_action": ["4476c8d254adceea"],
+    "case": ["01ecefc999d7dac1"],
 }
 
 

@@ -10,6 +10,9 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+# The password of every user the tests add.
+PASSWORD = "correct horse battery"
+
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any) -> None:

@@ -6,34 +6,10 @@ import urllib.request
 
 import pytest
 
-from streams.tools.users import add_user
-from tests.builders import alert
-from tests.conftest import Deployment
-from tests.web_client import ControlRoomClient
+from tests.builders import shipment_alerts
+from tests.web_client import PASSWORD, ControlRoomClient
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def two_workers(broker_address, tmp_path_factory):
-    deployed = Deployment(broker_address, tmp_path_factory.mktemp("cases"), session_secret="one secret for all")
-    add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)
-    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
-    first, second = deployed.start_workers(2)
-    try:
-        yield deployed, first, second
-    finally:
-        deployed.close()
-
-
-def shipment_alerts(office="VNHPH01", doc=None):
-    doc = doc or f"BL-{time.monotonic_ns()}"
-    return [alert(transport_doc_no=doc, office_code=office, rule_id="SEAL_BROKEN", score=70, severity="HIGH"),
-            alert(transport_doc_no=doc, office_code=office, rule_id="EXIT_WITHOUT_CLEARANCE", score=80,
-                  severity="CRITICAL", subject_id=doc)]
-
 
 def case_of(client, doc, done=lambda case: True, timeout_s=10.0):
     found = client.wait_json("/control-room/api/cases",

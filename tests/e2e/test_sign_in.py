@@ -5,12 +5,9 @@ import pytest
 from streams.tools.users import add_user
 from tests.builders import alert
 from tests.conftest import Deployment
-from tests.web_client import ControlRoomClient
+from tests.web_client import PASSWORD, ControlRoomClient
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "correct horse battery"
-
 
 def world(deployed):
     add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)

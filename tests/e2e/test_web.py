@@ -13,14 +13,11 @@ from streams.kafka.embedded_broker import free_port
 from streams.tools.users import add_user
 from tests.browser import needs_chromium, signed_in_page
 from tests.builders import declaration, gate_event, manifest, next_id
-from tests.web_client import ControlRoomClient
+from tests.web_client import PASSWORD, ControlRoomClient
 
 pytestmark = pytest.mark.e2e
 
 PROMETHEUS = shutil.which("prometheus")
-PASSWORD = "correct horse battery"
-
-
 def seal_and_mismatch(deployed):
     doc_seal, doc_mismatch = next_id("BL"), next_id("BL")
     deployed.publish([
@@ -35,16 +32,19 @@ def seal_and_mismatch(deployed):
 
 
 @needs_chromium
-def test_control_room_page_shows_live_alerts_in_a_browser(deployment, browser, tmp_path):
+def test_control_room_page_shows_live_cases_in_a_browser(deployment, browser, tmp_path):
     deployed = deployment()
     add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
     worker = deployed.start_worker()
     doc_seal, doc_mismatch = seal_and_mismatch(deployed)
     page = signed_in_page(browser, worker.url, "sam", PASSWORD)
-    page.wait_for_selector(f"text={doc_mismatch}")
-    assert page.locator("text=seal SL-4711 broken").count() >= 1
-    assert page.locator(".sev.HIGH").count() >= 1
+    page.wait_for_selector(f"tr.case:has-text('{doc_mismatch}')")
+    assert "MANIFEST_MISMATCH" in page.locator(f"tr.case:has-text('{doc_mismatch}')").inner_text()
+    assert page.locator("tr.case .sev.HIGH").count() == 2
     assert page.locator("#user").inner_text().startswith("sam · supervisor")
+    page.click(f"tr.case:has-text('{doc_seal}')")
+    page.wait_for_selector("#alerts .alert")
+    assert "seal SL-4711 broken" in page.locator("#alerts").inner_text()
     shot = tmp_path / "control-room.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

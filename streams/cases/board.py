@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from streams.cases.fold import CaseFile, Snooze, case_id_of, case_key, snoozes_in, summary
+from streams.cases.fold import CaseFile, Snooze, case_id_of, case_key, snoozes_in, subject_of, summary
 
 # Cases each worker keeps, the longest unchanged go first.
 BOARD_CAPACITY = 2000
@@ -97,9 +97,15 @@ class CaseBoard:
         if not case.add_action(action):
             self.positions[("c", partition)] = max(self.positions.get(("c", partition), 0), offset + 1)
             return
+        self._changed(case, ("c", partition), offset)
         if action["action"] == "SNOOZE":
             self.snoozes = [s for case_file in self.files.values() for s in snoozes_in(case_file.actions)]
-        self._changed(case, ("c", partition), offset)
+            # Alerts of that subject and rule read before the snooze, in any case, are marked now.
+            covered = [other for other in self.files.values()
+                       if any(a["rule_id"] == action["rule_id"] and subject_of(a) == action["subject"]
+                              for a in other.alerts.values())]
+            for other in covered:
+                self._changed(other, ("c", partition), offset)
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         """A case's summary, if the board has it with alerts."""

@@ -125,3 +125,14 @@ def test_the_board_tells_what_changed_after_a_cursor_whatever_the_worker():
     assert board.get(changed["case_id"])["owner"] == "ana"
     assert [c["case_id"] for c in board.changed_after(parse_cursor(format_cursor(board.positions)))] == []
     assert parse_cursor("a0=1.zz") is None and parse_cursor("") is None
+
+
+def test_a_snooze_read_after_the_alerts_it_covers_marks_their_cases_too():
+    board = CaseBoard()
+    board.offer_alert(alert(alert_id="a1", rule_id="SEAL_BROKEN", subject_id="BL7", transport_doc_no="BL7",
+                            detected_at=500), partition=0, offset=0)
+    case_id = board.changed_after(None)[0]["case_id"]
+    assert board.get(case_id)["snoozed"] is False
+    snooze = action("SNOOZE", at=100, rule_id="SEAL_BROKEN", subject="SHIPMENT:BL7", until=1_000, note="known")
+    board.offer_action(snooze | {"case_id": "C-other"}, partition=0, offset=0)
+    assert board.get(case_id)["snoozed"] is True

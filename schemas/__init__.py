@@ -24,6 +24,7 @@ SCHEMA_NAMES = (
     "user",
     "case",
     "case_action",
+    "inspection_result",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

@@ -331,6 +331,26 @@ def watchlist_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.group()
+def outcomes() -> None:
+    """Inspection outcomes on cargo.inspection-results (the control room's dispositions write them too)."""
+
+
+@outcomes.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", default="kcs", show_default=True,
+              help="The CSV's mapping (kcs, or a .toml) with 'fraud' (and 'critical_fraud') label columns.")
+@click.pass_context
+def outcomes_import(ctx: click.Context, file: Path, mapping: str) -> None:
+    """Publish the outcome of every labelled row of FILE (history: KCS Fraud / Critical Fraud)."""
+    from streams.tools.csv_mapping import load_mapping
+    from streams.tools.outcomes import import_outcomes
+
+    counts = import_outcomes(settings_from(ctx), file, load_mapping(mapping), Path(mapping).stem)
+    click.echo(f"published {sum(counts.values())} outcomes: {counts['INFRACTION']} infractions, "
+               f"{counts['NO_INFRACTION']} without")
+
+
+@cli.group()
 def users() -> None:
     """Control-room users: officers, supervisors, analysts and viewers (the cargo.users topic)."""
 

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535)
 
+    # --- Inspection outcomes --------------------------------------------------------
+    # A rule whose precision over 30 days of outcomes falls under its floor is
+    # reported (Prometheus alert CargoguardRulePrecisionLow), once it has enough outcomes.
+    rule_precision_floor: float = Field(0.3, ge=0, le=1, description="Every rule's floor, unless named below.")
+    rule_precision_floors: dict[str, float] = Field(
+        default_factory=dict, description='Floors by rule id, as JSON: {"UNDERVALUATION": 0.2}.')
+
     # --- Control room sign-in ----------------------------------------------------
     # Signs the session cookies. Every worker of a deployment needs the same
     # one, so a page signed in on one worker is signed in on all; unset, each

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,12 +28,31 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def signed_in_page(browser: Any, base_url: str, username: str, password: str) -> Any:
-    """A page of a fresh browser context, signed in through the form, on the control room."""
-    page = browser.new_context(viewport={"width": 1400, "height": 800}).new_page()
-    page.goto(base_url + "/control-room/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/control-room/")
-    return page
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Pages of fresh browser contexts (own cookies), closed after the test."""
+    contexts: list[Any] = []
+
+    def make() -> Any:
+        contexts.append(browser.new_context(viewport={"width": 1400, "height": 800}))
+        return contexts[-1].new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def signed_in_page(new_page: Callable[[], Any]) -> Callable[[str, str, str], Any]:
+    """A page signed in through the form, on the control room: ``signed_in_page(base_url, user, password)``."""
+
+    def sign_in(base_url: str, username: str, password: str) -> Any:
+        page = new_page()
+        page.goto(base_url + "/control-room/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/control-room/")
+        return page
+
+    return sign_in

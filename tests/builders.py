@@ -144,6 +144,8 @@ def alert(**fields: Any) -> dict[str, Any]:
 def shipment_alerts(office: str = "VNHPH01", doc: str | None = None) -> list[dict[str, Any]]:
     """Two findings on one shipment (a broken seal, then an exit without clearance): one case."""
     doc = doc or next_id("BL") + "-S"  # never a part of another such id (a page test looks rows up by it)
-    return [alert(transport_doc_no=doc, office_code=office, rule_id="SEAL_BROKEN", score=70, severity="HIGH"),
+    declarations = [next_id("D")]
+    return [alert(transport_doc_no=doc, office_code=office, rule_id="SEAL_BROKEN", score=70, severity="HIGH",
+                  declaration_ids=declarations),
             alert(transport_doc_no=doc, office_code=office, rule_id="EXIT_WITHOUT_CLEARANCE", score=80,
-                  severity="CRITICAL", subject_id=doc)]
+                  severity="CRITICAL", subject_id=doc, declaration_ids=declarations)]

@@ -39,6 +39,7 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "users": TopicSpec("users", "username", "user", compacted=True),
     "cases": TopicSpec("cases", "case_id", "case"),
     "case_actions": TopicSpec("case-actions", "case_id", "case_action"),
+    "inspection_results": TopicSpec("inspection-results", "declaration_id", "inspection_result"),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

@@ -79,6 +79,19 @@ class Metrics:
             ["rule_id"], registry=r)
         self.watchlist_entries = Gauge(
             "cargoguard_watchlist_entries", "Entries on the watchlist.", registry=r)
+        self.rule_inspected = Gauge(
+            "cargoguard_rule_inspected_30d",
+            "Declarations a rule alerted on that were inspected, in the 30 days to the newest inspection.",
+            ["rule_id"], registry=r)
+        self.rule_confirmed = Gauge(
+            "cargoguard_rule_confirmed_30d",
+            "Of those, the declarations where the inspection found an infraction.", ["rule_id"], registry=r)
+        self.rule_precision = Gauge(
+            "cargoguard_rule_precision_30d", "Confirmed over inspected, per rule (absent before any outcome).",
+            ["rule_id"], registry=r)
+        self.rule_precision_floor = Gauge(
+            "cargoguard_rule_precision_floor",
+            "The precision under which a rule is reported as drifting (settings).", ["rule_id"], registry=r)
         self.processing_errors = Counter(
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],

@@ -26,6 +26,7 @@ from agents.rules.findings import SEVERITIES
 from streams.cases.board import CaseBoard
 from streams.cases.publisher import CasePublisher
 from streams.kafka.alert_feed import AlertFilter
+from streams.outcomes.live import LivePrecision
 from streams.runtime.context import Runtime
 from streams.runtime.topic_follower import follower_credentials
 from streams.web.alert_board import AlertBoard, AlertTail, CaseActionTail
@@ -103,20 +104,25 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
     publisher = CasePublisher(app, runtime.codec, raw_topic("cases"), names.public("cases"),
                               TP(names.public("declarations"), 0))
     cases.listeners.append(publisher.changed)
-    CaseEndpoints(runtime, cases, raw_topic("case_actions")).install(web_app)
+    CaseEndpoints(runtime, cases, raw_topic("case_actions"), raw_topic("inspection_results")).install(web_app)
+
+    credentials = follower_credentials(app.conf)
+    precision = LivePrecision(runtime.settings, runtime.codec, runtime.metrics, credentials,
+                              runtime.refuse_followed("inspection_results"))
+    precision.floors(runtime.rules.current)
 
     def on_alert(alert: dict[str, Any], partition: int, offset: int) -> None:
         board.offer(alert)
         cases.offer_alert(alert, partition, offset)
+        precision.precision.add_alert(alert)
 
-    credentials = follower_credentials(app.conf)
     tail = AlertTail(runtime.settings, runtime.codec, on_alert, credentials, runtime.refuse_followed("alerts"))
     actions = CaseActionTail(runtime.settings, runtime.codec, cases, credentials,
                              runtime.refuse_followed("case_actions"))
 
     @app.task
     async def follow_alerts_and_actions() -> None:
-        """Keep the boards filled from the alerts and case-actions topics; publish the leader's case changes."""
-        await asyncio.gather(tail.run(), actions.run(), publisher.run())
+        """Keep the boards and rule precision current from their topics; publish this worker's case changes."""
+        await asyncio.gather(tail.run(), actions.run(), publisher.run(), precision.run())
 
     return board

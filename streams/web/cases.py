@@ -6,7 +6,8 @@
   (``Last-Event-ID``, on any worker, after a restart) gets what changed after it.
 - ``GET /control-room/api/cases/{case_id}``: a case with its alerts (evidence) and audit trail.
 - ``POST /control-room/api/cases/{case_id}/actions``: take, assign, note, request inspection,
-  dispose, snooze, reopen; checked, then recorded on ``cargo.case-actions``.
+  dispose, snooze, reopen; checked, then recorded on ``cargo.case-actions`` (a disposal also
+  records what the inspection found on ``cargo.inspection-results``, per declaration).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from streams.access.users import User
 from streams.cases.actions import ActionRefused, action_record
 from streams.cases.board import CaseBoard, format_cursor, parse_cursor
 from streams.kafka.events_json import to_json_document
+from streams.outcomes.results import results_of_disposal
 from streams.runtime.context import Runtime
 from streams.runtime.stream_time import wall_ms
 from streams.web.guard import session_of
@@ -39,11 +41,14 @@ def _visible(user: User, case: dict[str, Any]) -> bool:
 class CaseEndpoints:
     """The handlers, over one worker's case board."""
 
-    def __init__(self, runtime: Runtime, board: CaseBoard, actions_topic: faust.types.TopicT) -> None:
+    def __init__(self, runtime: Runtime, board: CaseBoard, actions_topic: faust.types.TopicT,
+                 results_topic: faust.types.TopicT) -> None:
         self.runtime = runtime
         self.board = board
         self.actions_topic = actions_topic
+        self.results_topic = results_topic
         self.actions_topic_name = runtime.names.public("case_actions")
+        self.results_topic_name = runtime.names.public("inspection_results")
 
     def install(self, app: web.Application) -> None:
         """Add the routes to ``app``."""
@@ -84,9 +89,16 @@ class CaseEndpoints:
             record = action_record(case, body, session_of(request).user, self.runtime.users, wall_ms())
         except ActionRefused as exc:
             return web.json_response({"error": str(exc)}, status=409)
-        value = self.runtime.codec.encode("case_action", record, topic=self.actions_topic_name)
-        delivery = await self.actions_topic.send(key=record["case_id"].encode(), value=value)
-        await delivery
+        codec = self.runtime.codec
+        value = codec.encode("case_action", record, topic=self.actions_topic_name)
+        deliveries = [await self.actions_topic.send(key=record["case_id"].encode(), value=value)]
+        if record["action"] == "DISPOSE":  # what the inspection found, for rule precision and learning
+            for result in results_of_disposal(case, record):
+                deliveries.append(await self.results_topic.send(
+                    key=result["declaration_id"].encode(),
+                    value=codec.encode("inspection_result", result, topic=self.results_topic_name)))
+        for delivery in deliveries:
+            await delivery
         return web.json_response({"action_id": record["action_id"]}, status=202)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:

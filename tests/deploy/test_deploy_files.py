@@ -746,6 +746,25 @@ def test_promtool_alerts_fire_when_they_should_and_only_then(tmp_path):
             ],
             "alert_rule_test": [alert_test("CargoguardFeedSilent", "20m"), alert_test("CargoguardFeedSilent", "30m")],
         },
+        {   # SEAL_BROKEN's alerts are mostly refuted by 25 inspections; UNDERVALUATION's too, but by only 5;
+            # WATCHLIST_HIT stays over its floor.
+            "interval": "5m",
+            "input_series": [
+                *[series("cargoguard_rule_precision_floor", "0.3x30", rule_id=rule)
+                  for rule in ("SEAL_BROKEN", "UNDERVALUATION", "WATCHLIST_HIT")],
+                series("cargoguard_rule_precision_30d", "0.1x30", rule_id="SEAL_BROKEN"),
+                series("cargoguard_rule_inspected_30d", "25x30", rule_id="SEAL_BROKEN"),
+                series("cargoguard_rule_precision_30d", "0.1x30", rule_id="UNDERVALUATION"),
+                series("cargoguard_rule_inspected_30d", "5x30", rule_id="UNDERVALUATION"),
+                series("cargoguard_rule_precision_30d", "0.5x30", rule_id="WATCHLIST_HIT"),
+                series("cargoguard_rule_inspected_30d", "40x30", rule_id="WATCHLIST_HIT"),
+            ],
+            "alert_rule_test": [
+                alert_test("CargoguardRulePrecisionLow", "55m"),
+                alert_test("CargoguardRulePrecisionLow", "65m",
+                           expected_alert("CargoguardRulePrecisionLow", rule_id="SEAL_BROKEN")),
+            ],
+        },
         {   # Every feed stops at 5m: CargoguardNoInput's ticket, not one per feed.
             "interval": "1m",
             "input_series": [

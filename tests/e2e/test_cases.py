@@ -64,6 +64,17 @@ def test_an_officer_acts_on_one_worker_and_the_supervisor_on_the_other_sees_it_w
     assert ana.post_json(f"/control-room/api/cases/{take_case['case_id']}/actions", {"action": "TAKE"},
                          csrf=False)[0] == 403
 
+    # the disposal recorded what the inspection found, per declaration, naming the case's rules
+    results = deployed.read_topic("inspection_results", "inspection_result", timeout_s=30,
+                                  until=lambda seen: any(r["case_id"] == dispose_case["case_id"] for r in seen))
+    (result,) = [r for r in results if r["case_id"] == dispose_case["case_id"]]
+    assert (result["declaration_id"], result["result"], result["inspected_by"], sorted(result["rule_ids"])) == (
+        disposed[0]["declaration_ids"][0], "NO_INFRACTION", "ana", ["EXIT_WITHOUT_CLEARANCE", "SEAL_BROKEN"])
+    # ... and every worker counts it in the rules' live precision
+    for worker in (first, second):
+        worker.wait_metric("cargoguard_rule_inspected_30d", lambda inspected: inspected >= 1, rule_id="SEAL_BROKEN")
+    assert second.metric("cargoguard_rule_precision_floor", rule_id="SEAL_BROKEN") == 0.3
+
     published = deployed.read_topic("cases", "case", timeout_s=30,
                                     until=lambda seen: any(c["case_id"] == dispose_case["case_id"]
                                                            and c["state"] == "DISPOSED" for c in seen))

@@ -158,3 +158,22 @@ def test_users_are_added_listed_given_a_new_password_and_removed(deployment):
     assert users("remove", "ana").returncode == 0
     assert "no user 'ana'" in users("remove", "ana").stderr
     assert [json.loads(line)["username"] for line in users("list", "--json").stdout.splitlines()] == ["sam"]
+
+
+def test_outcomes_import_publishes_one_result_per_labelled_kcs_row(deployment, tmp_path):
+    deployed = deployment()
+    header = ("Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,Mode of Transport,"
+              "Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,Country of Departure,Country of Origin,"
+              "Tax Rate,Tax Type,Country of Origin Indicator,Net Mass,Item Price,Fraud,Critical Fraud")
+    rows = ["41256141,2021-04-01,40,B,11,21,11,40,LPA7LKZ,Y3OM027,FQKH1PD,,420231,IT,RO,8.0,A,G,1.0,1248.7,0,0",
+            "41256142,2021-04-01,40,B,11,21,11,40,LPA7LKZ,Y3OM027,FQKH1PD,,420231,IT,RO,8.0,A,G,1.0,99.0,1,0",
+            "41256143,2021-04-02,30,B,11,21,11,40,LPA7LKZ,Y3OM027,FQKH1PD,,420231,IT,RO,8.0,A,G,1.0,99.0,1,1"]
+    path = tmp_path / "labelled.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    imported = cargoguard("outcomes", "import", str(path), "--mapping", "kcs", settings=deployed.settings)
+    assert imported.returncode == 0, imported.stderr
+    assert "published 3 outcomes: 2 infractions, 1 without" in imported.stdout
+    results = deployed.read_all("inspection_results", "inspection_result")
+    assert sorted((r["declaration_id"], r["result"], r["infraction_kind"], r["source"]) for r in results) == [
+        ("41256141", "NO_INFRACTION", None, "import:kcs"), ("41256142", "INFRACTION", "FRAUD", "import:kcs"),
+        ("41256143", "INFRACTION", "CRITICAL_FRAUD", "import:kcs")]

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from tests.browser import needs_chromium, signed_in_page
+from streams.tools.users import add_user
+from tests.browser import needs_chromium
 from tests.builders import alert, shipment_alerts
 from tests.web_client import PASSWORD
 
@@ -16,13 +17,13 @@ def row(page, doc):
 
 
 def test_an_officer_acts_on_their_office_and_a_supervisor_on_the_other_worker_sees_it_within_2_s(
-        two_workers, browser):
+        two_workers, signed_in_page):
     deployed, first, second = two_workers
     to_take, to_dispose, elsewhere = shipment_alerts(), shipment_alerts(), shipment_alerts(office="VNCLI01")
     deployed.publish_alerts(to_take + to_dispose + elsewhere)
     docs = [group[0]["transport_doc_no"] for group in (to_take, to_dispose, elsewhere)]
-    officer = signed_in_page(browser, first.url, "ana", PASSWORD)
-    supervisor = signed_in_page(browser, second.url, "sam", PASSWORD)
+    officer = signed_in_page(first.url, "ana", PASSWORD)
+    supervisor = signed_in_page(second.url, "sam", PASSWORD)
     for doc in docs[:2]:
         officer.wait_for_selector(f"tr.case:has-text('{doc}')")
     supervisor.wait_for_selector(f"tr.case:has-text('{docs[2]}')")
@@ -51,11 +52,11 @@ def test_an_officer_acts_on_their_office_and_a_supervisor_on_the_other_worker_se
     assert officer.locator("#action-error").inner_text() == ""
 
 
-def test_an_action_without_the_csrf_token_is_refused_from_the_page(two_workers, browser):
+def test_an_action_without_the_csrf_token_is_refused_from_the_page(two_workers, signed_in_page):
     deployed, first, _ = two_workers
     alerts = shipment_alerts()
     deployed.publish_alerts(alerts)
-    page = signed_in_page(browser, first.url, "ana", PASSWORD)
+    page = signed_in_page(first.url, "ana", PASSWORD)
     page.wait_for_selector(f"tr.case:has-text('{alerts[0]['transport_doc_no']}')")
     case_id = row(page, alerts[0]["transport_doc_no"]).get_attribute("data-id")
     statuses = page.evaluate("""async (caseId) => {
@@ -69,7 +70,7 @@ def test_an_action_without_the_csrf_token_is_refused_from_the_page(two_workers, 
     assert statuses == [403, 403]
 
 
-def test_hostile_strings_in_alerts_stay_inert_text(two_workers, browser):
+def test_hostile_strings_in_alerts_stay_inert_text(two_workers, signed_in_page):
     deployed, first, _ = two_workers
     doc = "BL\"><img src=x onerror=\"window.hacked=1\">'x"
     hostile = alert(office_code="VNHPH01", transport_doc_no=doc, subject_id=doc, alert_id="A\"'><b>bold</b>",
@@ -77,7 +78,7 @@ def test_hostile_strings_in_alerts_stay_inert_text(two_workers, browser):
                     evidence=[{"name": "<svg onload=window.hacked=4>", "observed": "\" onmouseover=\"x",
                                "expected": "</td></tr><tr><td>"}])
     deployed.publish_alerts([hostile])
-    page = signed_in_page(browser, first.url, "ana", PASSWORD)
+    page = signed_in_page(first.url, "ana", PASSWORD)
     page.wait_for_selector("tr.case:has-text('onerror')")
     page.locator("tr.case:has-text('onerror')").click()
     page.wait_for_selector("#alerts .alert")
@@ -88,12 +89,11 @@ def test_hostile_strings_in_alerts_stay_inert_text(two_workers, browser):
     assert "</td></tr><tr><td>" in page.locator("#alerts").inner_text()
 
 
-def test_wrong_passwords_repeated_are_rate_limited_at_the_form(deployment, browser):
+def test_wrong_passwords_repeated_are_rate_limited_at_the_form(deployment, new_page):
     deployed = deployment(sign_in_max_failures=3)
-    from streams.tools.users import add_user
     add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)
     worker = deployed.start_worker()
-    page = browser.new_context().new_page()
+    page = new_page()
     for expected in ["Wrong user name or password."] * 3 + ["Too many wrong passwords"]:
         page.goto(worker.url + "/sign-in")
         page.fill("input[name=username]", "ana")

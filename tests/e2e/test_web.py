@@ -11,7 +11,7 @@ import pytest
 
 from streams.kafka.embedded_broker import free_port
 from streams.tools.users import add_user
-from tests.browser import needs_chromium, signed_in_page
+from tests.browser import needs_chromium
 from tests.builders import declaration, gate_event, manifest, next_id
 from tests.web_client import PASSWORD, ControlRoomClient
 
@@ -32,12 +32,12 @@ def seal_and_mismatch(deployed):
 
 
 @needs_chromium
-def test_control_room_page_shows_live_cases_in_a_browser(deployment, browser, tmp_path):
+def test_control_room_page_shows_live_cases_in_a_browser(deployment, signed_in_page, tmp_path):
     deployed = deployment()
     add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
     worker = deployed.start_worker()
     doc_seal, doc_mismatch = seal_and_mismatch(deployed)
-    page = signed_in_page(browser, worker.url, "sam", PASSWORD)
+    page = signed_in_page(worker.url, "sam", PASSWORD)
     page.wait_for_selector(f"tr.case:has-text('{doc_mismatch}')")
     assert "MANIFEST_MISMATCH" in page.locator(f"tr.case:has-text('{doc_mismatch}')").inner_text()
     assert page.locator("tr.case .sev.HIGH").count() == 2

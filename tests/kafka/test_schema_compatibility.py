@@ -125,6 +125,7 @@ PUBLISHED_FINGERPRINTS = {
     "user": ["504609b46611234f"],
     "case_action": ["4476c8d254adceea"],
     "case": ["01ecefc999d7dac1"],
+    "inspection_result": ["b6f9d7914d0d3a5a"],
 }
 
 

@@ -1,0 +1,1 @@
+"""Inspection outcomes: what inspections found, where they come from, and how precise each rule is."""

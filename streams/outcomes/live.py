@@ -10,12 +10,11 @@ import aiokafka
 from aiokafka.structs import ConsumerRecord
 
 from agents.rules.config import RuleBook
-from streams.errors import CargoguardError
 from streams.kafka.codec import Codec
 from streams.kafka.topics import TopicNames
 from streams.outcomes.precision import RulePrecision
 from streams.runtime.metrics import Metrics
-from streams.runtime.topic_follower import RefusedHandler, follow_topic
+from streams.runtime.topic_follower import RefusedHandler, follow_topic, partitions_of
 from streams.settings import Settings
 
 # How often the gauges are recomputed (over every result in the window).
@@ -49,10 +48,7 @@ class LivePrecision:
             self._refresh())
 
     async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            raise CargoguardError(f"topic {self.topic} not found")
-        return {p: self._next_offsets.get(p, 0) for p in partitions}
+        return {p: self._next_offsets.get(p, 0) for p in partitions_of(consumer, self.topic)}
 
     def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self._next_offsets[record.partition] = record.offset + 1

@@ -33,6 +33,14 @@ RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], None]
 RefusedHandler = Callable[[ConsumerRecord[bytes, bytes], PoisonEvent], Awaitable[None]]
 
 
+def partitions_of(consumer: aiokafka.AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of ``topic`` the consumer's metadata knows; an error (retried) when there are none."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    if not partitions:
+        raise CargoguardError(f"topic {topic} not found")
+    return set(partitions)
+
+
 def follower_credentials(conf: Any) -> Mapping[str, Any]:
     """Aiokafka security arguments from a Faust app's configuration."""
     return credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context)

@@ -15,12 +15,11 @@ import aiokafka
 from aiokafka.structs import ConsumerRecord
 
 from streams.cases.board import CaseBoard
-from streams.errors import CargoguardError
 from streams.kafka.alert_feed import AlertFilter, NewestAlerts
 from streams.kafka.codec import Codec
 from streams.kafka.events_json import to_json_document
 from streams.kafka.topics import TopicNames
-from streams.runtime.topic_follower import RefusedHandler, follow_topic
+from streams.runtime.topic_follower import RefusedHandler, follow_topic, partitions_of
 from streams.settings import Settings
 
 # How far back a starting worker reads, per partition.
@@ -72,9 +71,7 @@ class AlertTail:
         await follow_topic(self.settings, self.credentials, self.topic, self._lookback, self._offer, self.refuse)
 
     async def _lookback(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            raise CargoguardError(f"topic {self.topic} not found")
+        partitions = partitions_of(consumer, self.topic)
         ends = await consumer.end_offsets([aiokafka.TopicPartition(self.topic, p) for p in partitions])
         return {tp.partition: max(0, end - LOOKBACK_PER_PARTITION) for tp, end in ends.items()}
 
@@ -100,10 +97,7 @@ class CaseActionTail:
         await follow_topic(self.settings, self.credentials, self.topic, self._resume, self._offer, self.refuse)
 
     async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if not partitions:
-            raise CargoguardError(f"topic {self.topic} not found")
-        return {p: self.cases.positions.get(("c", p), 0) for p in partitions}
+        return {p: self.cases.positions.get(("c", p), 0) for p in partitions_of(consumer, self.topic)}
 
     def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
         if record.value is not None:

@@ -15,9 +15,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session; each test opens its own contexts (own cookies)."""
+    """One headless Chromium per test module; each test opens its own contexts (own cookies).
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in
+    this thread while it is open, and later tests call ``asyncio.run``.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

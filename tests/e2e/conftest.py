@@ -1,5 +1,4 @@
-"""Shared end-to-end worlds: the simulated file and its one-worker reference run (once a session); two workers
-with control-room users (once a module)."""
+"""The simulated file the scale-out and fault tests replay, and its one-worker reference run (once a session)."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ import pytest
 from streams.tools.replay import read_events
 from streams.tools.simulate import FILE_START_MS, write_jsonl
 from streams.tools.traffic import SimulationConfig, generate, watchlist_entries
-from streams.tools.users import add_user
-from tests.conftest import Deployment, WorkerProcess
+from tests.conftest import Deployment
 from tests.e2e.file_runs import run_file
-from tests.web_client import PASSWORD
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +38,3 @@ def one_worker(broker_address: str, traffic: Path,
     found = {(a["rule_id"], a["subject_id"]) for a in alerts.values()}
     assert planted <= found, f"one worker missed {planted - found}"
     yield alerts
-
-
-@pytest.fixture(scope="module")
-def two_workers(broker_address: str, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[Deployment, WorkerProcess, WorkerProcess]]:
-    """Two workers of one group sharing a session secret; users ana (officer of VNHPH01) and sam (supervisor)."""
-    deployed = Deployment(broker_address, tmp_path_factory.mktemp("two-workers"), session_secret="one for all")
-    add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)
-    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
-    try:
-        first, second = deployed.start_workers(2)
-        yield deployed, first, second
-    finally:
-        deployed.close()

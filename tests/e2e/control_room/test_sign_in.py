@@ -2,30 +2,18 @@
 
 import pytest
 
-from streams.tools.users import add_user
 from tests.builders import alert
-from tests.conftest import Deployment
 from tests.web_client import PASSWORD, ControlRoomClient
 
 pytestmark = pytest.mark.e2e
 
-def world(deployed):
-    add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)
-    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
-    worker = deployed.start_worker()
+@pytest.fixture(scope="module")
+def signed_in_world(two_workers):
+    """The package's first worker, with one alert at ana's office and one at another."""
+    deployed, worker, _ = two_workers
     at_a, at_b = alert(office_code="VNHPH01"), alert(office_code="VNCLI01")
     deployed.publish_alerts([at_a, at_b])
     return deployed, worker, at_a, at_b
-
-
-@pytest.fixture(scope="module")
-def signed_in_world(broker_address, tmp_path_factory):
-    """One worker for the tests that never lock the test's address out."""
-    deployed = Deployment(broker_address, tmp_path_factory.mktemp("sign-in"))
-    try:
-        yield world(deployed)
-    finally:
-        deployed.close()
 
 
 def test_without_a_session_only_health_ready_and_metrics_answer(signed_in_world):
@@ -49,10 +37,12 @@ def test_an_officer_sees_only_the_alerts_of_their_office_and_a_supervisor_all(si
     ana, sam = ControlRoomClient(worker.url), ControlRoomClient(worker.url)
     assert ana.sign_in("ana", PASSWORD) == 303
     assert sam.sign_in("sam", PASSWORD) == 303
-    everything = sam.wait_json("/control-room/api/alerts", lambda d: len(d["alerts"]) >= 2)
-    assert {a["alert_id"] for a in everything["alerts"]} == {at_a["alert_id"], at_b["alert_id"]}
+    ours = {at_a["alert_id"], at_b["alert_id"]}
+    everything = sam.wait_json("/control-room/api/alerts", lambda d: ours <= {a["alert_id"] for a in d["alerts"]})
+    assert ours <= {a["alert_id"] for a in everything["alerts"]}
     status, mine = ana.get_json("/control-room/api/alerts")
-    assert status == 200 and [a["alert_id"] for a in mine["alerts"]] == [at_a["alert_id"]]
+    assert status == 200 and at_a["alert_id"] in {a["alert_id"] for a in mine["alerts"]}
+    assert {a["office_code"] for a in mine["alerts"]} == {"VNHPH01"}
     # asking for the other office by name changes nothing
     assert ana.get_json("/control-room/api/alerts?office=VNCLI01")[1]["alerts"] == []
     assert ana.get_json("/control-room/api/me")[1]["user"] == {
@@ -73,18 +63,6 @@ def test_an_action_without_its_csrf_token_is_refused(signed_in_world):
     ana.csrf_token = ana.get_json("/control-room/api/me")[1]["csrf_token"]
     assert ana.post_json("/sign-out", {})[0] == 200
     assert ana.get_json("/control-room/api/me")[0] == 401
-
-
-def test_repeated_wrong_passwords_are_rate_limited_even_before_the_right_one(deployment):
-    _, worker, _, _ = world(deployment(sign_in_max_failures=3))
-    client = ControlRoomClient(worker.url)
-    assert [client.sign_in("ana", "wrong password") for _ in range(3)] == [401, 401, 401]
-    status, headers, page = client.request("GET", "/sign-in")
-    assert status == 200
-    assert client.sign_in("ana", PASSWORD) == 429
-    assert client.get_json("/control-room/api/me")[0] == 401
-    # another user from elsewhere is not locked out by ana's failures... but this address is
-    assert ControlRoomClient(worker.url).sign_in("sam", PASSWORD) == 429
 
 
 def test_a_sign_in_from_another_site_is_refused_and_next_never_leaves_the_site(signed_in_world):

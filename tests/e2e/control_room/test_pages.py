@@ -7,7 +7,7 @@ import pytest
 from streams.tools.users import add_user
 from tests.browser import needs_chromium
 from tests.builders import alert, shipment_alerts
-from tests.web_client import PASSWORD
+from tests.web_client import PASSWORD, ControlRoomClient
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
@@ -89,9 +89,11 @@ def test_hostile_strings_in_alerts_stay_inert_text(two_workers, signed_in_page):
     assert "</td></tr><tr><td>" in page.locator("#alerts").inner_text()
 
 
-def test_wrong_passwords_repeated_are_rate_limited_at_the_form(deployment, new_page):
+def test_wrong_passwords_repeated_are_rate_limited_at_the_form_and_the_api(deployment, new_page):
+    # A deployment of its own: the limit locks this address out, for every user name.
     deployed = deployment(sign_in_max_failures=3)
     add_user(deployed.settings, "ana", "officer", ["VNHPH01"], PASSWORD)
+    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
     worker = deployed.start_worker()
     page = new_page()
     for expected in ["Wrong user name or password."] * 3 + ["Too many wrong passwords"]:
@@ -105,3 +107,8 @@ def test_wrong_passwords_repeated_are_rate_limited_at_the_form(deployment, new_p
     page.click("button[type=submit]")
     assert "Too many wrong passwords" in page.locator(".error").inner_text()
     assert "/sign-in" in page.url
+    # the same through the API: the right password is refused too, and so is another user from this address
+    client = ControlRoomClient(worker.url)
+    assert client.sign_in("ana", PASSWORD) == 429
+    assert client.get_json("/control-room/api/me")[0] == 401
+    assert client.sign_in("sam", PASSWORD) == 429

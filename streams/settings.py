@@ -9,6 +9,7 @@ directly. Nothing else in cargoguard reads ``os.environ``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -140,6 +141,13 @@ class Settings(BaseSettings):
             raise ValueError("may hold only letters, digits, '.', '_' and '-'")
         return value
 
+    @field_validator("rule_precision_floors", mode="before")
+    @classmethod
+    def _floors_from_json(cls, value: Any) -> Any:
+        # The environment source decodes JSON itself; keyword arguments and
+        # command-line overrides arrive as the same text and need it too.
+        return json.loads(value) if isinstance(value, str) else value
+
     @property
     def bootstrap_servers(self) -> list[str]:
         """The broker list as host:port strings."""
@@ -174,7 +182,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            env[f"CARGOGUARD_{name.upper()}"] = str(value)
+            # Structured settings travel as JSON, the form the environment source parses.
+            env[f"CARGOGUARD_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
         return env
 
     def as_dict(self) -> dict[str, Any]:

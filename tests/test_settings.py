@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -31,14 +32,17 @@ def test_missing_settings_file_is_an_error(monkeypatch):
         load_settings()
 
 
-def test_secrets_are_masked_and_passed_to_children():
+def test_secrets_are_masked_and_passed_to_children(monkeypatch):
     settings = Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="u",
-                        sasl_password="hunter2", data_dir=Path("/tmp/x"))
+                        sasl_password="hunter2", data_dir=Path("/tmp/x"),
+                        rule_precision_floors={"UNDERVALUATION": 0.2})
     assert settings.as_dict()["sasl_password"] == "********"
     assert "hunter2" not in repr(settings)
     env = settings.as_env()
     assert env["CARGOGUARD_SASL_PASSWORD"] == "hunter2"
     assert Settings(**{k.removeprefix("CARGOGUARD_").lower(): v for k, v in env.items()}) == settings
+    monkeypatch.setattr(os, "environ", env)  # a child process reads the same values from its environment
+    assert Settings() == settings
     assert settings.kafka_client_config()["sasl.password"] == "hunter2"
 
 

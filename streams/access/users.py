@@ -66,6 +66,11 @@ class User:
         return self.role == "OFFICER" and office_code in self.offices
 
     @property
+    def reads_outcomes(self) -> bool:
+        """Whether this user sees outcome statistics (each rule's precision)."""
+        return self.role in ("ANALYST", "SUPERVISOR")
+
+    @property
     def supervises(self) -> bool:
         """Whether this user may reassign and reopen cases."""
         return self.role == "SUPERVISOR"

@@ -35,11 +35,20 @@ class LivePrecision:
         self.topic = TopicNames(settings).public("inspection_results")
         self._next_offsets: dict[int, int] = {}
 
+    def floor_of(self, rule_id: str) -> float:
+        """The precision under which ``rule_id`` is reported as drifting."""
+        return self.settings.rule_precision_floors.get(rule_id, self.settings.rule_precision_floor)
+
     def floors(self, rules: RuleBook) -> None:
         """Export each rule's precision floor."""
         for rule_id in rules.rules:
-            floor = self.settings.rule_precision_floors.get(rule_id, self.settings.rule_precision_floor)
-            self.metrics.rule_precision_floor.labels(rule_id).set(floor)
+            self.metrics.rule_precision_floor.labels(rule_id).set(self.floor_of(rule_id))
+
+    def statistics(self) -> list[dict[str, Any]]:
+        """Each rule with outcomes: inspected, confirmed, precision and floor (for analysts' page)."""
+        return [{"rule_id": rule_id, "inspected": figures.inspected, "confirmed": figures.confirmed,
+                 "precision": figures.precision, "floor": self.floor_of(rule_id)}
+                for rule_id, figures in self.precision.figures().items()]
 
     async def run(self) -> None:
         """Follow the results topic from its start, and refresh the gauges, until cancelled."""

@@ -7,7 +7,9 @@
   below needs a signed-in user.
 - ``/control-room/``: the live alert page for border-gate officers, fed by
   ``/control-room/api/alerts?since=N`` (JSON, newest first, only the offices
-  the user may see) and ``/control-room/api/me`` (the user and their CSRF token).
+  the user may see), ``/control-room/api/me`` (the user and their CSRF token), the case
+  endpoints (``streams.web.cases``) and ``/control-room/api/outcomes`` (each rule's precision,
+  for analysts and supervisors).
 """
 
 from __future__ import annotations
@@ -119,6 +121,14 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
     tail = AlertTail(runtime.settings, runtime.codec, on_alert, credentials, runtime.refuse_followed("alerts"))
     actions = CaseActionTail(runtime.settings, runtime.codec, cases, credentials,
                              runtime.refuse_followed("case_actions"))
+
+    async def outcomes(request: web.Request) -> web.Response:
+        """Each rule's inspected and confirmed declarations and precision over 30 days (analysts, supervisors)."""
+        if not session_of(request).user.reads_outcomes:
+            return web.json_response({"error": "outcome statistics are for analysts and supervisors"}, status=403)
+        return web.json_response({"rules": precision.statistics()}, headers={"Cache-Control": "no-store"})
+
+    web_app.router.add_get("/control-room/api/outcomes", outcomes)
 
     @app.task
     async def follow_alerts_and_actions() -> None:

@@ -45,6 +45,7 @@ async function whoAmI() {
   const acts = me.role === "OFFICER" || me.role === "SUPERVISOR";
   $("panel-actions").hidden = !acts;
   for (const node of document.querySelectorAll(".supervisor")) node.hidden = me.role !== "SUPERVISOR";
+  $("show-outcomes").hidden = !(me.role === "ANALYST" || me.role === "SUPERVISOR");
   return true;
 }
 
@@ -165,6 +166,22 @@ async function act(kind) {
   if (response.ok) $("note").value = "";
 }
 
+let outcomesTimer = null;
+async function showOutcomes() {
+  clearTimeout(outcomesTimer);
+  if ($("outcomes").hidden) return;
+  const response = await fetch("/control-room/api/outcomes", {cache: "no-store"});
+  if (response.ok) {
+    const {rules} = await response.json();
+    const percent = (x) => `${(100 * x).toFixed(0)} %`;
+    $("outcome-rows").replaceChildren(...rules.map((r) => el("tr", {class: r.precision < r.floor ? "under" : ""},
+      el("td", {}, r.rule_id), el("td", {}, r.inspected), el("td", {}, r.confirmed),
+      el("td", {}, percent(r.precision)), el("td", {}, percent(r.floor)))));
+    $("outcomes-empty").hidden = rules.length > 0;
+  }
+  outcomesTimer = setTimeout(showOutcomes, 30000);
+}
+
 function connect() {
   // The cursor (topic positions) resumes the stream on any worker, after a restart too.
   const source = new EventSource("/control-room/api/cases/stream" +
@@ -199,6 +216,10 @@ $("panel-actions").addEventListener("click", (event) => {
   if (button) act(button.dataset.action);
 });
 for (const id of ["office", "severity", "rule", "state", "mine"]) $(id).addEventListener("change", render);
+$("show-outcomes").addEventListener("click", () => {
+  $("outcomes").hidden = !$("outcomes").hidden;
+  showOutcomes();
+});
 $("sign-out").addEventListener("click", async () => {
   await fetch("/sign-out", {method: "POST", headers: {"X-CSRF-Token": csrfToken}});
   signIn();

@@ -74,6 +74,9 @@ def test_an_officer_acts_on_one_worker_and_the_supervisor_on_the_other_sees_it_w
     for worker in (first, second):
         worker.wait_metric("cargoguard_rule_inspected_30d", lambda inspected: inspected >= 1, rule_id="SEAL_BROKEN")
     assert second.metric("cargoguard_rule_precision_floor", rule_id="SEAL_BROKEN") == 0.3
+    statistics = {r["rule_id"]: r for r in sam.get_json("/control-room/api/outcomes")[1]["rules"]}
+    assert statistics["SEAL_BROKEN"]["inspected"] >= 1 and statistics["SEAL_BROKEN"]["floor"] == 0.3
+    assert ana.get_json("/control-room/api/outcomes")[0] == 403  # statistics are for analysts and supervisors
 
     published = deployed.read_topic("cases", "case", timeout_s=30,
                                     until=lambda seen: any(c["case_id"] == dispose_case["case_id"]

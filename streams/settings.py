@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     store: Literal["rocksdb", "memory"] = Field("rocksdb", description="Faust table store.")
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535)
+    # The control room asks the worker holding a shipment's state for its
+    # events: each worker tells the group where it answers. Needed when
+    # web_host is a wildcard (0.0.0.0), e.g. http://$(POD_IP):6066.
+    web_url: str | None = Field(None, description="URL other workers reach this one's web server at "
+                                                  "(default http://web_host:web_port).")
 
     # --- Inspection outcomes --------------------------------------------------------
     # A rule whose precision over 30 days of outcomes falls under its floor is

@@ -9,7 +9,8 @@ dicts), version in ``v`` (currently 1): ``{"transport_doc_no":
 str, "declarations": {id: DeclarationFacts}, "manifest": ManifestFacts |
 null, "pending_exits": {event_id: GateExit}, "weighings" and "arrivals":
 {event_id: GatePassage}, "seals": {event_id: BrokenSeal}, "decided": [event_id],
-"raised": {alert_id: [version, digest]}, "v": 1}``.
+"raised": {alert_id: [version, digest]}, "timeline": [TimelineEntry], "v": 1}``
+(``timeline`` is absent from states written before it was kept).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from agents.rules import exit_without_clearance, manifest_mismatch, seal_broken,
 from agents.rules.exit_without_clearance import Clearance, GateExit
 from agents.rules.findings import Finding
 from agents.rules.manifest_mismatch import DeclaredFigures, ManifestFigures
+from agents.subjects import shipment_timeline
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, newer, remember
+from agents.subjects.shipment_timeline import TimelineEntry
 
 STATE_VERSION = 1
 # Gate passages kept per shipment for the weighbridge and transit checks.
@@ -120,6 +123,7 @@ class ShipmentState:
     seals: dict[str, BrokenSeal] = field(default_factory=dict)
     decided: list[str] = field(default_factory=list)
     raised: dict[str, list[Any]] = field(default_factory=dict)
+    timeline: list[TimelineEntry] = field(default_factory=list)
     v: int = STATE_VERSION
 
     @classmethod
@@ -271,6 +275,7 @@ def process(state: ShipmentState | None, key: str, events: Sequence[RoutedEvent]
     rules = context.rules
     figures_changed = weighed = arrived = sealed = False
     for kind, event in by_event_time(events):
+        shipment_timeline.add(state.timeline, shipment_timeline.entry_of(kind, event))
         if kind == "decl":
             decl_id = event["declaration_id"]
             state.declarations[decl_id] = apply_declaration(state.declarations.get(decl_id), event)

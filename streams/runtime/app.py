@@ -14,6 +14,7 @@ from faust.types.auth import SASLMechanism
 
 from agents.rules.config import load_rule_book
 from agents.rules.watchlist_hit import WatchEntry
+from agents.subjects.routes import SHIPMENTS
 from streams import web
 from streams.kafka.codec import Codec
 from streams.runtime import stores
@@ -126,6 +127,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=settings.web_url or f"http://{settings.web_host}:{settings.web_port}",
         # These serve table contents and cluster topology to anyone: off.
         web_tables_enabled=False,
         web_router_enabled=False,
@@ -143,8 +145,8 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
     follow_control_topics(app, runtime)
     router.register(app, runtime)
-    subjects.register(app, runtime)
-    web.register(app, runtime)
+    subject_agents = subjects.register(app, runtime)
+    web.register(app, runtime, subject_agents[SHIPMENTS])
     Watchdog(app, runtime)
     return app, runtime
 

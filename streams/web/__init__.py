@@ -25,15 +25,18 @@ from faust.types import TP
 from faust.web import Request, Response, View
 
 from agents.rules.findings import SEVERITIES
+from agents.subjects.shipment import ShipmentState
 from streams.cases.board import CaseBoard
 from streams.cases.publisher import CasePublisher
 from streams.kafka.alert_feed import AlertFilter
 from streams.outcomes.live import LivePrecision
+from streams.runtime.agents.subject_agent import SubjectAgent
 from streams.runtime.context import Runtime
 from streams.runtime.topic_follower import follower_credentials
 from streams.web.alert_board import AlertBoard, AlertTail, CaseActionTail
 from streams.web.cases import CaseEndpoints
 from streams.web.guard import Guard, session_of
+from streams.web.shipment_events import ShipmentEvents
 
 # aiohttp takes the charset separately; the exposition format is ASCII.
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -42,8 +45,11 @@ BOARD_CAPACITY = 500
 STATIC = Path(str(resources.files(__name__).joinpath("static")))
 
 
-def register(app: faust.App, runtime: Runtime) -> AlertBoard:
-    """Add every endpoint to the worker's web server; return the alert board."""
+def register(app: faust.App, runtime: Runtime, shipments: SubjectAgent[ShipmentState]) -> AlertBoard:
+    """Add every endpoint to the worker's web server; return the alert board.
+
+    ``shipments`` is the worker's shipment agent, whose states give a case its shipment's events.
+    """
     board = AlertBoard(capacity=BOARD_CAPACITY)
     page = (STATIC / "control_room.html").read_text(encoding="utf-8")
 
@@ -106,7 +112,8 @@ def register(app: faust.App, runtime: Runtime) -> AlertBoard:
     publisher = CasePublisher(app, runtime.codec, raw_topic("cases"), names.public("cases"),
                               TP(names.public("declarations"), 0))
     cases.listeners.append(publisher.changed)
-    CaseEndpoints(runtime, cases, raw_topic("case_actions"), raw_topic("inspection_results")).install(web_app)
+    CaseEndpoints(runtime, cases, ShipmentEvents(shipments, runtime.is_ready),
+                  raw_topic("case_actions"), raw_topic("inspection_results")).install(web_app)
 
     credentials = follower_credentials(app.conf)
     precision = LivePrecision(runtime.settings, runtime.codec, runtime.metrics, credentials,

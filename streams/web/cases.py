@@ -5,6 +5,8 @@
   case; each batch's last event carries the cursor as its id, so a reconnecting page
   (``Last-Event-ID``, on any worker, after a restart) gets what changed after it.
 - ``GET /control-room/api/cases/{case_id}``: a case with its alerts (evidence) and audit trail.
+- ``GET /control-room/api/cases/{case_id}/events``: the shipment's own events (declaration
+  versions, manifest, gate passages), from the worker holding its state (``streams.web.shipment_events``).
 - ``POST /control-room/api/cases/{case_id}/actions``: take, assign, note, request inspection,
   dispose, snooze, reopen; checked, then recorded on ``cargo.case-actions`` (a disposal also
   records what the inspection found on ``cargo.inspection-results``, per declaration).
@@ -28,6 +30,7 @@ from streams.outcomes.results import results_of_disposal
 from streams.runtime.context import Runtime
 from streams.runtime.stream_time import wall_ms
 from streams.web.guard import session_of
+from streams.web.shipment_events import ShipmentEvents, ShipmentNotHeld
 
 # A comment line this often keeps proxies from closing a quiet stream.
 HEARTBEAT_S = 15.0
@@ -41,10 +44,11 @@ def _visible(user: User, case: dict[str, Any]) -> bool:
 class CaseEndpoints:
     """The handlers, over one worker's case board."""
 
-    def __init__(self, runtime: Runtime, board: CaseBoard, actions_topic: faust.types.TopicT,
-                 results_topic: faust.types.TopicT) -> None:
+    def __init__(self, runtime: Runtime, board: CaseBoard, shipment_events: ShipmentEvents,
+                 actions_topic: faust.types.TopicT, results_topic: faust.types.TopicT) -> None:
         self.runtime = runtime
         self.board = board
+        self.shipment_events = shipment_events
         self.actions_topic = actions_topic
         self.results_topic = results_topic
         self.actions_topic_name = runtime.names.public("case_actions")
@@ -55,7 +59,9 @@ class CaseEndpoints:
         app.router.add_get("/control-room/api/cases", self.list_cases)
         app.router.add_get("/control-room/api/cases/stream", self.stream)
         app.router.add_get("/control-room/api/cases/{case_id}", self.one_case)
+        app.router.add_get("/control-room/api/cases/{case_id}/events", self.events)
         app.router.add_post("/control-room/api/cases/{case_id}/actions", self.act)
+        app.on_cleanup.append(self.shipment_events.close)
 
     async def list_cases(self, request: web.Request) -> web.Response:
         """Every case the user may see, newest change last, and the cursor it is current to."""
@@ -75,6 +81,18 @@ class CaseEndpoints:
         alerts = [to_json_document("alert", alert) for alert in self.board.alerts_of(case["case_id"])]
         actions = [to_json_document("case_action", action) for action in self.board.actions_of(case["case_id"])]
         return web.json_response({"case": case, "alerts": alerts, "actions": actions}, headers=NO_STORE)
+
+    async def events(self, request: web.Request) -> web.Response:
+        """The case's shipment events, oldest first (none for a case without a transport document)."""
+        case = self._case_for(request)
+        doc = case.get("transport_doc_no")
+        if not doc:
+            return web.json_response({"events": []}, headers=NO_STORE)
+        try:
+            events = await self.shipment_events.events_of(doc, request)
+        except ShipmentNotHeld as exc:
+            return web.json_response({"error": str(exc)}, status=503, headers={"Retry-After": "1", **NO_STORE})
+        return web.json_response({"events": events}, headers=NO_STORE)
 
     async def act(self, request: web.Request) -> web.Response:
         """Check an action and record it; the case changes when the record comes back (every worker alike)."""

@@ -356,6 +356,8 @@ def test_compose_workers_share_a_group_and_each_keeps_its_own_state():
         state_volumes.append(volume)
         # Bound to loopback, the worker could be neither scraped nor published.
         assert settings[name].web_host == "0.0.0.0", name
+        # ... so each tells the other where it answers (the control room passes requests on).
+        assert settings[name].web_url == f"http://{name}:{settings[name].web_port}", name
     assert len(set(state_volumes)) == len(state_volumes), "workers must not share a RocksDB directory"
 
 
@@ -593,6 +595,10 @@ def test_kubernetes_workers_probe_ready_and_health_and_keep_state_on_a_volume():
     assert worker.get("args") == ["worker"]
     settings = assert_real_settings({**dockerfile_env(), **kubernetes_config()}, "worker environment")
     ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
+    # Each pod tells the group where the other workers reach it: its own address.
+    env = {item["name"]: item for item in worker["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["CARGOGUARD_WEB_URL"]["value"] == f"http://$(POD_IP):{ports['web']}"
 
     def probe_port(probe):
         port = probe["httpGet"]["port"]

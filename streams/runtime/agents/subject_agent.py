@@ -31,6 +31,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import faust
 import orjson
 from faust.streams import Stream
+from faust.types import TP
 
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import SCORING, resting_kinds
@@ -224,6 +225,7 @@ class SubjectAgent(Generic[S]):
     """Runs one subject kind on a worker."""
 
     def __init__(self, app: faust.App, runtime: Runtime, kind: SubjectKind[S]) -> None:
+        self.app = app
         self.runtime = runtime
         self.kind = kind
         settings = runtime.settings
@@ -251,6 +253,24 @@ class SubjectAgent(Generic[S]):
         app.timer(settings.checkpoint_interval_s, name=f"cargoguard.{kind.name}.checkpoint")(self.checkpoint_quiet)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]  # mode's handler type rejects coroutine functions it runs fine
         app.agent(runtime.internal_topics[kind.name], name=f"cargoguard.{kind.name}")(self.run)
+
+    def owner_url(self, key: str) -> str | None:
+        """The web address of the worker whose partitions hold ``key``'s state, as the group last assigned them."""
+        topic = self.states.table.changelog_topic.get_topic_name()
+        partition = partition_for(key, self.partitions)
+        for url, topics in self.app.assignor.table_metadata(topic).items():
+            if partition in topics.get(topic, ()):
+                return url
+        return None
+
+    def owns(self, key: str) -> bool:
+        """Whether this worker holds ``key``'s partition now."""
+        tp = TP(self.runtime.internal_topics[self.kind.name].get_topic_name(), partition_for(key, self.partitions))
+        return tp in self.app.assignor.assigned_actives()
+
+    def current(self, key: str) -> S | None:
+        """``key``'s live state (staged, else stored), or None; only for a key this worker ``owns``."""
+        return cast(S | None, self.states.entry(partition_for(key, self.partitions), key.encode()).value)
 
     def _encode_state(self, state: S | None) -> bytes | None:
         return encode_state(self.kind, state)

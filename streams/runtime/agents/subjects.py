@@ -30,6 +30,6 @@ KINDS: tuple[SubjectKind[Any], ...] = (
 )
 
 
-def register(app: faust.App, runtime: Runtime) -> list[SubjectAgent[Any]]:
-    """Add every subject agent and its tables to ``app``."""
-    return [SubjectAgent(app, runtime, kind) for kind in KINDS]
+def register(app: faust.App, runtime: Runtime) -> dict[str, SubjectAgent[Any]]:
+    """Add every subject agent and its tables to ``app``; return them by subject kind."""
+    return {kind.name: SubjectAgent(app, runtime, kind) for kind in KINDS}

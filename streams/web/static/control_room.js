@@ -13,6 +13,7 @@ let csrfToken = "";
 let cursor = "";
 let openId = null;
 let openDetail = null;
+let openEvents = {events: [], note: ""};   // the open case's shipment events
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attributes, ...children) {
@@ -112,9 +113,20 @@ async function openCase(caseId) {
   if (response.status === 401) { signIn(); return; }
   if (!response.ok) { openId = null; $("panel").hidden = true; return; }
   openDetail = await response.json();
+  openEvents = await shipmentEvents(caseId);
   renderPanel();
   render();
 }
+
+// The shipment's own events come from the worker holding its state; while the
+// group rebalances nobody may (503): the timeline says so and shows the alerts.
+async function shipmentEvents(caseId) {
+  const response = await fetch(`/control-room/api/cases/${encodeURIComponent(caseId)}/events`, {cache: "no-store"});
+  if (response.ok) return {events: (await response.json()).events, note: ""};
+  return {events: [], note: "the shipment's own events are not available now; open the case again shortly"};
+}
+
+const facts = (f) => Object.entries(f).map(([name, value]) => `${name} ${value}`).join(", ");
 
 function renderPanel() {
   const {case: c, alerts, actions} = openDetail;
@@ -131,8 +143,15 @@ function renderPanel() {
   const ruleSelect = $("snooze-rule"), subjectSelect = $("snooze-subject");
   ruleSelect.replaceChildren(...c.rule_ids.map((r) => new Option(r, r)));
   subjectSelect.replaceChildren(...c.subjects.map((s) => new Option(s, s)));
-  $("timeline").replaceChildren(...alerts.map((a) =>
-    el("li", {}, `${a.event_time.replace("T", " ").slice(0, 19)} · ${a.rule_id} · ${a.explanation}`)));
+  const entries = [
+    ...openEvents.events.map((e) => ({at: e.event_time, node: el("li", {class: "event"},
+      `${time(e.event_time)} · ${e.kind} at ${e.office_code} · ${facts(e.facts)}`)})),
+    ...alerts.map((a) => ({at: Date.parse(a.event_time), node: el("li", {class: "alert-entry"},
+      `${a.event_time.replace("T", " ").slice(0, 19)} · `, el("span", {class: `sev ${a.severity}`}, a.rule_id),
+      ` ${a.explanation}`)})),
+  ].sort((x, y) => x.at - y.at);
+  $("timeline").replaceChildren(...entries.map((e) => e.node));
+  $("timeline-note").textContent = openEvents.note;
   $("alerts").replaceChildren(...alerts.map((a) => el("div", {class: "alert"},
     el("div", {}, el("span", {class: `sev ${a.severity}`}, a.severity), ` ${a.rule_id} · score ${a.score} · `,
        el("code", {}, a.alert_id), ` v${a.version}`),

@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 
+from streams.tools.users import add_user
 from tests.builders import shipment_alerts
 from tests.web_client import PASSWORD, ControlRoomClient
 
@@ -100,6 +101,17 @@ def read_events(response, until, timeout_s=10.0):
     return events
 
 
+def stream(client, last_event_id=None):
+    """The case stream, resumed after ``last_event_id`` if given."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    request = urllib.request.Request(client.base_url + "/control-room/api/cases/stream", headers=headers)
+    return client.opener.open(request, timeout=15)
+
+
+def until_cursor(seen):
+    return any(event == "cursor" for event, _, _ in seen)
+
+
 def test_the_stream_resumes_on_another_worker_from_the_last_event_id_without_loss_or_repeat(two_workers):
     deployed, first, second = two_workers
     sam_first, sam_second = ControlRoomClient(first.url), ControlRoomClient(second.url)
@@ -109,13 +121,8 @@ def test_the_stream_resumes_on_another_worker_from_the_last_event_id_without_los
     case_of(sam_first, before[0]["transport_doc_no"])
     case_of(sam_second, before[0]["transport_doc_no"])
 
-    def stream(client, last_event_id=None):
-        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-        request = urllib.request.Request(client.base_url + "/control-room/api/cases/stream", headers=headers)
-        return client.opener.open(request, timeout=15)
-
     with stream(sam_first) as response:
-        events = read_events(response, lambda seen: any(e == "cursor" for e, _, _ in seen))
+        events = read_events(response, until_cursor)
     assert before[0]["transport_doc_no"] in {d["transport_doc_no"] for e, _, d in events if e == "case"}
     cursor = events[-1][1]
 
@@ -123,6 +130,31 @@ def test_the_stream_resumes_on_another_worker_from_the_last_event_id_without_los
     deployed.publish_alerts(after)
     case_of(sam_second, after[0]["transport_doc_no"], lambda c: len(c["alert_ids"]) == 2)
     with stream(sam_second, cursor) as response:
-        resumed = read_events(response, lambda seen: any(e == "cursor" for e, _, _ in seen))
+        resumed = read_events(response, until_cursor)
     docs = [d["transport_doc_no"] for e, _, d in resumed if e == "case"]
     assert docs == [after[0]["transport_doc_no"]]
+
+
+# A worker stop and start takes most of a minute: with the fault tests, in CI's second step.
+@pytest.mark.faults
+def test_the_stream_resumes_after_the_worker_restarts_without_loss_or_repeat(deployment):
+    deployed = deployment(session_secret="kept across restarts")
+    add_user(deployed.settings, "sam", "supervisor", [], PASSWORD)
+    worker = deployed.start_worker()
+    sam = ControlRoomClient(worker.url)
+    assert sam.sign_in("sam", PASSWORD) == 303
+    before = shipment_alerts()
+    deployed.publish_alerts(before)
+    case_of(sam, before[0]["transport_doc_no"])
+    with stream(sam) as response:
+        cursor = read_events(response, until_cursor)[-1][1]
+    worker.stop()
+    after = shipment_alerts()  # raised while the worker is away
+    deployed.publish_alerts(after)
+    restarted = deployed.start_worker()
+    assert restarted.url == worker.url
+    # The page's session and its last event id both outlive the restart.
+    case_of(sam, after[0]["transport_doc_no"], lambda c: len(c["alert_ids"]) == 2)
+    with stream(sam, cursor) as response:
+        resumed = read_events(response, until_cursor)
+    assert [d["transport_doc_no"] for e, _, d in resumed if e == "case"] == [after[0]["transport_doc_no"]]

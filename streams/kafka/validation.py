@@ -126,7 +126,8 @@ def validate_declaration(event: Mapping[str, Any], latest_ms: int) -> None:
     for name in ("event_id", "declaration_id", "office_code", "declarant_id", "importer_id",
                  "transport_doc_no"):
         c.identifier(event, name)
-    c.bounded(event, "destination_office")
+    for name in ("destination_office", "seller_id", "departure_country", "tax_type"):
+        c.bounded(event, name)
     c.listed(event, "container_nos", MAX_CONTAINERS)
     _check_time(c, event, "event_time", latest_ms)
     c.amount(event, "total_value_usd", MAX_VALUE_USD)

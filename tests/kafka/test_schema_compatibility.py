@@ -115,7 +115,7 @@ def older_versions() -> list[tuple[str, int]]:
 # its previous file to schemas/history/<name>.v<N>.avsc and appending the new fingerprint
 # here, so an edit that forgets the history (and so escapes the checks below) fails.
 PUBLISHED_FINGERPRINTS = {
-    "declaration": ["6628f7ea09ccf056"],
+    "declaration": ["6628f7ea09ccf056", "72a0d88cc4d18d84"],
     "manifest": ["b267690e8d6daf9b"],
     "gate_event": ["964f069fd6437dc1"],
     "watchlist_entry": ["744b82cdf1221eac"],

@@ -350,6 +350,22 @@ def outcomes_import(ctx: click.Context, file: Path, mapping: str) -> None:
                f"{counts['NO_INFRACTION']} without")
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mapping", default="kcs", show_default=True,
+              help="The CSVs' mapping (kcs, or a .toml) with 'fraud' (and 'critical_fraud') label columns.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("model.lgb"), show_default=True,
+              help="Where to write the model file (replaced atomically).")
+@click.option("--holdout", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file to measure the model on offline (AUC, precision in the top 1/5/10/20 %).")
+def learn(files: tuple[Path, ...], mapping: str, out: Path, holdout: Path | None) -> None:
+    """Train the risk model on labelled declarations FILES (e.g. the KCS train and valid splits)."""
+    from streams.tools.csv_mapping import load_mapping
+    from streams.tools.learn import learn as learn_model
+
+    click.echo(json.dumps(learn_model(list(files), load_mapping(mapping), out, holdout)))
+
+
 @cli.group()
 def users() -> None:
     """Control-room users: officers, supervisors, analysts and viewers (the cargo.users topic)."""

@@ -13,12 +13,12 @@ from streams.kafka.events_json import format_time
 from streams.outcomes.results import result_of_labelled_row
 from streams.runtime.stream_time import wall_ms
 from streams.tools.csv_mapping import CsvMapping, events_from_csv
+from streams.tools.outcomes import check_outcome_mapping
 
 
 def labelled_declarations(paths: Sequence[Path], mapping: CsvMapping) -> list[tuple[dict[str, Any], bool]]:
     """Each row's declaration and whether its outcome was an infraction, read as ``outcomes import`` reads it."""
-    if "fraud" not in mapping.labels:
-        raise UserError(f"mapping {mapping.origin} names no 'fraud' label column, so rows carry no outcome")
+    check_outcome_mapping(mapping)
     return [(event.record, result_of_labelled_row(event.record, event.labels, "learn")["result"] == "INFRACTION")
             for path in paths for event in events_from_csv(path, mapping)]
 

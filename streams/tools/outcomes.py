@@ -12,12 +12,17 @@ from streams.settings import Settings
 from streams.tools.csv_mapping import CsvMapping, events_from_csv
 
 
-def import_outcomes(settings: Settings, path: Path, mapping: CsvMapping, mapping_name: str) -> dict[str, int]:
-    """Publish the result of every row of ``path`` (its mapping must name a ``fraud`` label); counts by result."""
+def check_outcome_mapping(mapping: CsvMapping) -> None:
+    """Refuse a mapping whose rows carry no outcome: one without a ``fraud`` label, or not of declarations."""
     if "fraud" not in mapping.labels:
         raise UserError(f"mapping {mapping.origin} names no 'fraud' label column, so rows carry no outcome")
     if mapping.kind != "declaration":
         raise UserError(f"mapping {mapping.origin} maps rows to {mapping.kind} events; outcomes need declarations")
+
+
+def import_outcomes(settings: Settings, path: Path, mapping: CsvMapping, mapping_name: str) -> dict[str, int]:
+    """Publish the result of every row of ``path`` (its mapping must name a ``fraud`` label); counts by result."""
+    check_outcome_mapping(mapping)
     counts = {"INFRACTION": 0, "NO_INFRACTION": 0}
     spec = PUBLIC_TOPICS["inspection_results"]
     with EventPublisher(settings) as publisher:

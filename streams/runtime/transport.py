@@ -30,6 +30,18 @@ records is lost.
    runs to its end, shielded, and the next waits for it, so calls never
    overlap.
 
+4. An acknowledgement is refused while a rebalance has the flow suspended,
+   and for a message an earlier generation delivered: that message comes
+   again from the committed offset, and is acknowledged then. Faust's stream
+   acknowledges, unprocessed, every message it skips because the flow was
+   suspended under it (so "the lag would not increase"); acknowledged after
+   the revocation had cleared the partition's acknowledgements, those offsets
+   lived on into the next generation. Once its first batches were
+   checkpointed, the commit jumped over the skipped ones before they were
+   processed again, and a second rebalance soon after lost them (seen after
+   a 30 s broker pause: two rebalances, and a declarant partition that
+   never changed hands lost the amendments it had buffered).
+
 Two more work around the embedded broker. Tansu does not answer a parked
 fetch when new records arrive, only when its wait runs out, and Faust asks
 for a 1.5 s wait: every hop would add up to that much latency. The worker's
@@ -203,6 +215,13 @@ class Consumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack(self, message: Message) -> bool:
+        """Acknowledge ``message``, unless a rebalance has begun since it was delivered (it comes again)."""
+        app = self.app
+        if message.generation_id != app.consumer_generation_id or not app.flow_control.is_active():
+            return False
+        return bool(super().ack(message))
 
     def highwater_polled_ms(self, tp: TP) -> int | None:
         """When ``tp``'s high watermark was last confirmed by a fetch (epoch ms): how stale ``highwater`` is."""

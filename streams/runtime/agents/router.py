@@ -81,18 +81,21 @@ class Router:
         metrics = self.runtime.metrics
         started = time.perf_counter()
         attempt = 0
-        while True:
-            try:
-                async with self.turn:
+        # The turn is held through the retries: a failed attempt has noted its
+        # events' times, and a progress report before the retry sends them
+        # would vouch for events not yet on their way.
+        async with self.turn:
+            while True:
+                try:
                     await self.route(messages)
-                break
-            except Exception as exc:
-                attempt += 1
-                self.failed(messages, exc)
-                if not is_transient(exc) and attempt >= ISOLATE_AFTER:
-                    await self.route_one_by_one(messages)
                     break
-                await pause(attempt)
+                except Exception as exc:
+                    attempt += 1
+                    self.failed(messages, exc)
+                    if not is_transient(exc) and attempt >= ISOLATE_AFTER:
+                        await self.route_one_by_one(messages)
+                        break
+                    await pause(attempt)
         ack = self.app.consumer.ack
         for message in messages:
             ack(message)
@@ -108,13 +111,12 @@ class Router:
         self.links.clear()
 
     async def route_one_by_one(self, messages: list[Message]) -> None:
-        """Route each event alone; dead-letter one that still fails, unless the fault is transient (then wait)."""
+        """Route each event alone (the turn held); dead-letter one that still fails, unless the fault is transient."""
         for message in messages:
             attempt = 0
             while True:
                 try:
-                    async with self.turn:
-                        await self.route([message])
+                    await self.route([message])
                     break
                 except Exception as exc:
                     attempt += 1

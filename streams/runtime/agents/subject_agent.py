@@ -310,26 +310,45 @@ class SubjectAgent(Generic[S]):
         self.stream = cast(Stream, stream).noack()
         async for event in self.stream.events():
             started = time.perf_counter()
-            message = event.message
-            generation = self.generation
-            attempt = 0
-            while generation == self.generation:
-                try:
-                    async with self.turn:
-                        await self.process_message(message.partition, event)
-                    break
-                except Exception as exc:
-                    attempt += 1
-                    self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
-                    self.causes.failed(f"{self.kind.name}: batch {message.topic}[{message.partition}]"
-                                       f"@{message.offset}", exc)
-                    if not is_transient(exc) and attempt >= ISOLATE_AFTER:
-                        error = ProcessingFailed(f"{self.kind.name} batch raised {cause_of(exc)}")
-                        await settle([await self.runtime.send_dead_letter(self.kind.name, message, error)])
-                        await self.stream.ack(event)
-                        break
-                    await pause(attempt)
+            # The turn is held through the retries: a checkpoint between two
+            # attempts would write the half of the batch the failed one staged
+            # and acknowledge the batch, whose rest a rebalance would then lose.
+            async with self.turn:
+                await self.process_with_retries(event)
             step.observe(time.perf_counter() - started)
+
+    async def process_with_retries(self, event: Any) -> None:
+        """Process one routed batch, retrying until it passes, the group rebalances, or it is dead-lettered."""
+        message = event.message
+        generation = self.generation
+        attempt = 0
+        while generation == self.generation:
+            try:
+                await self.process_message(message.partition, event)
+                return
+            except Exception as exc:
+                attempt += 1
+                self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
+                self.causes.failed(f"{self.kind.name}: batch {message.topic}[{message.partition}]"
+                                   f"@{message.offset}", exc)
+                if not is_transient(exc) and attempt >= ISOLATE_AFTER:
+                    error = ProcessingFailed(f"{self.kind.name} batch raised {cause_of(exc)}")
+                    await settle([await self.runtime.send_dead_letter(self.kind.name, message, error)])
+                    await self.ack_after_staged(message.partition, event)
+                    return
+                await pause(attempt)
+
+    async def ack_after_staged(self, partition: int, event: Any) -> None:
+        """Acknowledge a dead-lettered batch, but never ahead of the partition's batches awaiting a checkpoint.
+
+        Faust commits up to the first gap in what was acknowledged; acknowledged
+        alone, this batch would commit past the staged ones, lost in a crash.
+        """
+        stage = self.stages.get(partition)
+        if stage is None or not stage.events:
+            await cast(Stream, self.stream).ack(event)
+        elif stage.events[-1] is not event:
+            stage.events.append(event)
 
     def _stage_for(self, partition: int) -> PartitionStage:
         stage = self.stages.get(partition)
@@ -353,6 +372,7 @@ class SubjectAgent(Generic[S]):
     async def process_message(self, partition: int, event: Any) -> None:
         """Process one routed batch of ``partition``."""
         runtime = self.runtime
+        generation = self.generation
         batch = decode_batch(event.value)
         stage = self._stage_for(partition)
         board = stage.board
@@ -388,6 +408,10 @@ class SubjectAgent(Generic[S]):
 
         forwards: dict[str, Outbox] = {}
         for key in sorted(set(by_key).union(stage.timers.pop_due(watermark))):
+            if generation != self.generation:
+                # Revoked during a send: the tables were dropped, and the rest of
+                # the batch would be staged on states re-read for the next owner's turn.
+                return
             raw_key = key.encode()
             entry = self.states.entry(partition, raw_key)
             routed = by_key.get(key, ())
@@ -416,6 +440,8 @@ class SubjectAgent(Generic[S]):
             if stage.timers.set(key, outcome.next_due):
                 self.timer_states.put(partition, raw_key, outcome.next_due)
         for subject_kind, outbox in forwards.items():
+            if generation != self.generation:
+                return
             stage.alert_sends.extend(await runtime.send_batches(subject_kind, outbox.by_partition, None))
 
         settings = runtime.settings

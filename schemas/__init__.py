@@ -25,6 +25,7 @@ SCHEMA_NAMES = (
     "case",
     "case_action",
     "inspection_result",
+    "selectivity",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     rule_precision_floors: dict[str, float] = Field(
         default_factory=dict, description='Floors by rule id, as JSON: {"UNDERVALUATION": 0.2}.')
 
+    # --- Risk model and selectivity lanes --------------------------------------------
+    # Written by `cargoguard learn`. Unset, no declaration is scored and no lane
+    # is decided; set, workers read it at start and take a newer version of the
+    # file without a restart.
+    model_file: Path | None = Field(None, description="Risk model file; unset = no scores and no lanes.")
+    model_check_interval_s: float = Field(5.0, gt=0, description="How often workers look for a newer model file.")
+    control_sample_rate: float = Field(0.02, ge=0, le=1, description="Share of declarations drawn at random "
+                                                                     "for inspection, whatever their score.")
+    lane_capacity: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description='Red and yellow checks per hour by office, as JSON: {"040": [30, 60]}.')
+    default_lane_capacity: tuple[int, int] = Field(
+        (20, 40), description="Red and yellow checks per hour of an office not named in lane_capacity.")
+
     # --- Control room sign-in ----------------------------------------------------
     # Signs the session cookies. Every worker of a deployment needs the same
     # one, so a page signed in on one worker is signed in on all; unset, each
@@ -146,7 +159,7 @@ class Settings(BaseSettings):
             raise ValueError("may hold only letters, digits, '.', '_' and '-'")
         return value
 
-    @field_validator("rule_precision_floors", mode="before")
+    @field_validator("rule_precision_floors", "lane_capacity", "default_lane_capacity", mode="before")
     @classmethod
     def _floors_from_json(cls, value: Any) -> Any:
         # The environment source decodes JSON itself; keyword arguments and
@@ -188,7 +201,7 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             # Structured settings travel as JSON, the form the environment source parses.
-            env[f"CARGOGUARD_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+            env[f"CARGOGUARD_{name.upper()}"] = json.dumps(value) if isinstance(value, dict | tuple) else str(value)
         return env
 
     def as_dict(self) -> dict[str, Any]:

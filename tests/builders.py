@@ -7,6 +7,7 @@ Times are epoch milliseconds. ``T0`` is 2026-01-05T00:00:00Z; ``MINUTE`` and
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 T0 = 1_767_571_200_000
@@ -152,3 +153,22 @@ def shipment_alerts(office: str = "VNHPH01", doc: str | None = None) -> list[dic
                   declaration_ids=declarations),
             alert(transport_doc_no=doc, office_code=office, rule_id="EXIT_WITHOUT_CLEARANCE", score=80,
                   severity="CRITICAL", subject_id=doc, declaration_ids=declarations)]
+
+
+# A quarter of the importers of ``inspected`` break the rules.
+RISKY_IMPORTERS = {f"IMP-{n}" for n in range(0, 40, 4)}
+
+
+def inspected(count: int, start_ms: int, seed: int, **fields: Any) -> list[tuple[dict[str, Any], bool]]:
+    """Inspected declarations of 40 importers, a minute apart, with their outcome.
+
+    The risky importers' declarations are infractions 80 % of the time, the others' 5 %.
+    """
+    rng = random.Random(seed)
+    rows = []
+    for n in range(count):
+        importer = f"IMP-{rng.randrange(40)}"
+        record = declaration(importer_id=importer, declarant_id=f"DCL-{rng.randrange(10)}",
+                             event_time=start_ms + n * 60_000, total_value_usd=rng.uniform(1_000, 20_000), **fields)
+        rows.append((record, rng.random() < (0.8 if importer in RISKY_IMPORTERS else 0.05)))
+    return rows

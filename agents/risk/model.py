@@ -73,24 +73,33 @@ class RiskModel:
             vector[:OUTCOME_FEATURES] = [math.nan] * OUTCOME_FEATURES
         return vector
 
-    def _matrix(self, declarations: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        return np.array([self.features_of(d) for d in declarations], dtype=np.float64)
+    def vectors(self, declarations: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The feature vectors of a batch of declarations, one row each (``FEATURES`` order)."""
+        return np.array([self.features_of(d) for d in declarations], dtype=np.float64).reshape(-1, len(FEATURES))
 
     def score(self, declarations: Sequence[Mapping[str, Any]]) -> list[float]:
         """P(infraction) of each declaration of a batch (one booster call; some 60 us a declaration here)."""
-        if not declarations:
+        return self.score_vectors(self.vectors(declarations))
+
+    def score_vectors(self, vectors: np.ndarray[Any, np.dtype[np.float64]]) -> list[float]:
+        """P(infraction) of each row of ``vectors``."""
+        if not len(vectors):
             return []
-        return [float(p) for p in np.asarray(self.booster.predict(self._matrix(declarations)))]
+        return [float(p) for p in np.asarray(self.booster.predict(vectors))]
 
     def explain(self, declarations: Sequence[Mapping[str, Any]]) -> list[RiskScore]:
-        """Scores with their reasons (LightGBM's TreeSHAP contributions).
+        """Scores with their reasons (LightGBM's TreeSHAP contributions)."""
+        return self.explain_vectors(self.vectors(declarations))
+
+    def explain_vectors(self, vectors: np.ndarray[Any, np.dtype[np.float64]]) -> list[RiskScore]:
+        """Scores with their reasons for each row of ``vectors``.
 
         TreeSHAP walks every tree: some 45 ms a declaration with the KCS model
         (800 trees of 255 leaves), so for the few an officer reads, not for every one.
         """
-        if not declarations:
+        if not len(vectors):
             return []
-        contributions = np.asarray(self.booster.predict(self._matrix(declarations), pred_contrib=True))
+        contributions = np.asarray(self.booster.predict(vectors, pred_contrib=True))
         scores = []
         for row in contributions:
             probability = 1.0 / (1.0 + math.exp(-float(row.sum())))

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agents.risk.lanes import LanePolicy
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, shipped_price_table
+
+if TYPE_CHECKING:
+    from agents.risk.model import RiskModel
 
 # A routed event as the router forwards it: (kind, fields).
 RoutedEvent = tuple[str, Mapping[str, Any]]
@@ -44,6 +48,9 @@ class Context:
     arrival_watermark: int | None = None
     # Reference unit values by HS code, for UNDERVALUATION.
     prices: PriceTable = field(default_factory=shipped_price_table)
+    # The risk model in force (None: no lanes are decided), and the offices' capacities.
+    risk: RiskModel | None = None
+    lane_policy: LanePolicy | None = None
 
     def is_late(self, event_time: int) -> bool:
         """Whether an event of this batch arrived too late to count in windows."""
@@ -71,6 +78,8 @@ class Outcome:
     late_events: int = 0
     # Per alert id, the lowest version its alert may be sent under (the version the deriving subject gave it).
     version_floor: dict[str, int] = field(default_factory=dict)
+    # Selectivity records (``schemas/selectivity.avsc`` less ``decided_at``), one per declaration given a lane.
+    lanes: list[dict[str, Any]] = field(default_factory=list)
 
     def wake_at(self, due: int | None) -> None:
         """Ask to be processed again once stream time reaches ``due``."""

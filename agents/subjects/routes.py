@@ -24,9 +24,11 @@ IMPORTERS = "importers"
 DECLARANTS = "declarants"
 HS_CODES = "hscodes"
 SCORING = "scoring"
-SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES, SCORING)
+# LODGED declarations, scored by the router with the risk model (``lodged``), when one is loaded.
+OFFICES = "offices"
+SUBJECT_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES, SCORING, OFFICES)
 # The kinds that wait for stream time, and so need the router's progress reports.
-TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES)
+TIMED_KINDS = (SHIPMENTS, CONTAINERS, IMPORTERS, DECLARANTS, HS_CODES, OFFICES)
 # The kinds that serve nothing but these rules. Shipments and containers serve
 # most rules and scoring every alert: they never rest.
 SERVES_ONLY: dict[str, tuple[str, ...]] = {

@@ -40,6 +40,7 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "cases": TopicSpec("cases", "case_id", "case"),
     "case_actions": TopicSpec("case-actions", "case_id", "case_action"),
     "inspection_results": TopicSpec("inspection-results", "declaration_id", "inspection_result"),
+    "selectivity": TopicSpec("selectivity", "declaration_id", "selectivity"),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

@@ -21,6 +21,7 @@ from streams.runtime import stores
 from streams.runtime.agents import router, subjects
 from streams.runtime.context import RuleHolder, Runtime
 from streams.runtime.control import ControlFollower, read_compacted, rule_book_from
+from streams.runtime.risk import follow_model_file
 from streams.runtime.topic_follower import follower_credentials
 from streams.runtime.transport import BatchSubscriber, Transport
 from streams.runtime.watchdog import Watchdog
@@ -144,6 +145,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     defaults = load_rule_book(settings.rules_file)
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
     follow_control_topics(app, runtime)
+    follow_model_file(app, runtime.risk, settings)
     router.register(app, runtime)
     subject_agents = subjects.register(app, runtime)
     web.register(app, runtime, subject_agents[SHIPMENTS])

@@ -15,6 +15,7 @@ from typing import Any, cast
 import faust
 from faust.tables.manager import TableManager
 
+from agents.risk.lanes import LanePolicy
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
@@ -27,6 +28,7 @@ from streams.kafka.topics import INTERNAL_TOPICS, TopicNames
 from streams.runtime.alert_versions import alert_record
 from streams.runtime.metrics import Metrics
 from streams.runtime.once_per_cause import OncePerCause
+from streams.runtime.risk import RiskHolder, lane_policy
 from streams.runtime.routed_batches import encode_batch
 from streams.runtime.staged_table import ChangelogWriter
 from streams.runtime.stream_time import wall_ms
@@ -58,6 +60,9 @@ class Runtime:
     dead_letter_topic: faust.types.TopicT
     changelog_writer: ChangelogWriter
     watch: PartitionWatch
+    selectivity_topic: faust.types.TopicT
+    risk: RiskHolder
+    lane_policy: LanePolicy
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     watchlist: Watchlist = field(default_factory=Watchlist)
     prices: PriceTable = field(default_factory=shipped_price_table)
@@ -69,18 +74,23 @@ class Runtime:
     def build(cls, app: faust.App, settings: Settings, codec: Codec, rules: RuleHolder) -> Runtime:
         """Declare the shared topics on ``app`` and return the runtime."""
         names = TopicNames(settings)
+        metrics = Metrics()
         runtime = cls(
             app=app,
             settings=settings,
             names=names,
             codec=codec,
-            metrics=Metrics(),
+            metrics=metrics,
             rules=rules,
             alerts_topic=app.topic(names.public("alerts"), key_serializer="raw", value_serializer="raw"),
             dead_letter_topic=app.topic(names.public("dead_letter"), key_serializer="raw",
                                         value_serializer="raw"),
             changelog_writer=ChangelogWriter(app, settings),
             watch=PartitionWatch(settings.stuck_partition_after_s),
+            selectivity_topic=app.topic(names.public("selectivity"), key_serializer="raw",
+                                        value_serializer="raw"),
+            risk=RiskHolder(settings.model_file, metrics),
+            lane_policy=lane_policy(settings),
             prices=load_price_table(settings.reference_prices_file),
         )
         for kind in INTERNAL_TOPICS:
@@ -115,6 +125,17 @@ class Runtime:
                 self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
             else:
                 self.metrics.alert_updates.labels(finding.rule_id).inc()
+        return futures
+
+    async def send_lanes(self, lanes: Iterable[dict[str, Any]]) -> list[Awaitable[Any]]:
+        """Encode and send selectivity records; return their delivery futures."""
+        topic_name = self.names.public("selectivity")
+        decided_at = wall_ms()
+        futures: list[Awaitable[Any]] = []
+        for lane in lanes:
+            value = self.codec.encode("selectivity", {**lane, "decided_at": decided_at}, topic=topic_name)
+            futures.append(await self.selectivity_topic.send(key=lane["declaration_id"].encode(), value=value))
+            self.metrics.lanes.labels(lane["office_code"], lane["lane"], str(lane["control_sample"]).lower()).inc()
         return futures
 
     async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent,

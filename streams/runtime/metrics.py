@@ -92,6 +92,12 @@ class Metrics:
         self.rule_precision_floor = Gauge(
             "cargoguard_rule_precision_floor",
             "The precision under which a rule is reported as drifting (settings).", ["rule_id"], registry=r)
+        self.risk_model = Gauge(
+            "cargoguard_risk_model_loaded", "1 for the version of the risk model in force (absent: none).",
+            ["version"], registry=r)
+        self.lanes = Counter(
+            "cargoguard_lanes_total", "Selectivity lanes decided, per office, lane and control-sample flag.",
+            ["office_code", "lane", "control_sample"], registry=r)
         self.processing_errors = Counter(
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],

@@ -126,6 +126,7 @@ PUBLISHED_FINGERPRINTS = {
     "case_action": ["4476c8d254adceea"],
     "case": ["01ecefc999d7dac1"],
     "inspection_result": ["b6f9d7914d0d3a5a"],
+    "selectivity": ["c469cd66cbc82afa"],
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 from typing import Any, cast
@@ -26,7 +27,7 @@ import faust
 from faust.types import Message
 
 from agents.rules import seal_broken, watchlist_hit
-from agents.subjects.routes import SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
+from agents.subjects.routes import OFFICES, SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
 from streams.errors import PoisonEvent, ProcessingFailed, UndecodableEvent
 from streams.kafka.topics import INPUT_FEEDS, INTERNAL_TOPICS
 from streams.kafka.validation import validate
@@ -149,6 +150,7 @@ class Router:
         seen_tps: set[str] = set()
         counts: Counter[str] = Counter()
         sends: list[Any] = []
+        lodged: list[dict[str, Any]] = []
         await self.fetch_writer_schemas(messages)
         for message in messages:
             feed = self.feeds[message.topic]
@@ -164,6 +166,8 @@ class Router:
             seen_tps.add(tp)
             counts[feed] += 1
             routes = routes_for(feed, record, resting)
+            if feed == "declaration" and record["action"] == "LODGED":
+                lodged.append(record)
             for route in routes:
                 if self.links.is_news(route):
                     outboxes[route.subject_kind].add(route.key, route.kind, route.fields)
@@ -176,6 +180,7 @@ class Router:
             if findings:
                 for history, kind, fields in to_scoring(findings, {}):
                     outboxes[SCORING].add(history, kind, fields)
+        self.score_lodged(lodged, outboxes[OFFICES])
         progress = self.tracker.step_report(seen_tps)
         for kind, outbox in outboxes.items():
             sends.extend(await runtime.send_batches(kind, outbox.by_partition,
@@ -185,6 +190,23 @@ class Router:
         runtime.metrics.feeds_routed(counts, ((self.feeds[tp.rpartition(":")[0]], seen.max_event_time)
                                               for tp, seen in self.tracker.seen.items()), now)
         await settle(sends)
+
+    def score_lodged(self, lodged: list[dict[str, Any]], outbox: Outbox) -> None:
+        """Score the step's LODGED declarations in one call and send them to their office for a lane.
+
+        The feature vector goes along (NaN as null): the office explains the
+        scores of the declarations it inspects, and only those.
+        """
+        model = self.runtime.risk.current
+        if model is None or not lodged:
+            return
+        vectors = model.vectors(lodged)
+        for record, vector, score in zip(lodged, vectors.tolist(), model.score_vectors(vectors), strict=True):
+            outbox.add(record["office_code"], "lodged", {
+                "declaration_id": record["declaration_id"], "event_id": record["event_id"],
+                "event_time": record["event_time"], "score": score, "model_version": model.version,
+                "features": [None if math.isnan(x) else x for x in vector],
+            })
 
     async def report_progress(self) -> None:
         """Timer: report every assigned input partition's progress to every subject partition."""

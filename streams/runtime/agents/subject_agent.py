@@ -396,7 +396,7 @@ class SubjectAgent(Generic[S]):
             stage.resting = resting
             self.timer_states.put(partition, stage.records.resting, 1 if resting else None)
         context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
-                          runtime.prices)
+                          runtime.prices, runtime.risk.current, runtime.lane_policy)
 
         by_key: dict[str, list[RoutedEvent]] = {}
         for key, kind, fields in batch.events:
@@ -427,6 +427,8 @@ class SubjectAgent(Generic[S]):
                 for segment_id, segment in self.kind.segmented.take_dirty(state).items():
                     stored_as = segment_key(raw_key, segment_id)
                     self.segments.put(partition, stored_as, segment)
+            if outcome.lanes:
+                stage.alert_sends.extend(await runtime.send_lanes(outcome.lanes))
             if self.kind.final:
                 to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
                 if to_send:

@@ -6,6 +6,7 @@
 - declarants (key declarant_id): AMENDMENT_CHURN, DECLARANT_SURGE
 - hscodes (key: 6-digit HS code): UNDERVALUATION
 - scoring (key: the declarant or importer a finding concerns): scores every finding and sends the alert
+- offices (key office_code): the selectivity lane of every LODGED declaration the risk model scored
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 import faust
 
-from agents.subjects import container, declarant, hs_code, importer, scoring, shipment
-from agents.subjects.routes import CONTAINERS, DECLARANTS, HS_CODES, IMPORTERS, SCORING, SHIPMENTS
+from agents.subjects import container, declarant, hs_code, importer, office, scoring, shipment
+from agents.subjects.routes import CONTAINERS, DECLARANTS, HS_CODES, IMPORTERS, OFFICES, SCORING, SHIPMENTS
 from streams.runtime.agents.subject_agent import Segmented, SubjectAgent, SubjectKind, stored_whole
 from streams.runtime.context import Runtime
 
@@ -27,6 +28,7 @@ KINDS: tuple[SubjectKind[Any], ...] = (
                 segmented=Segmented(declarant.head, declarant.take_dirty_segments)),
     SubjectKind(HS_CODES, stored_whole(hs_code.HsCodeState.from_doc), hs_code.process, hs_code.is_empty),
     SubjectKind(SCORING, stored_whole(scoring.ScoringState.from_doc), scoring.process, scoring.is_empty, final=True),
+    SubjectKind(OFFICES, stored_whole(office.OfficeState.from_doc), office.process, office.is_empty),
 )
 
 

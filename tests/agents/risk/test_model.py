@@ -1,29 +1,15 @@
 """The risk model: leak-free features, learning a real signal, model files, and the ranking measures."""
 
 import math
-import random
 
 import pytest
 
 from agents.risk import ranking
 from agents.risk.features import CATEGORIES, FEATURES, OutcomeHistory
 from agents.risk.model import OUTCOME_FEATURES, ModelFileError, RiskModel, out_of_fold_features, train
-from tests.builders import T0, declaration
+from tests.builders import RISKY_IMPORTERS, T0, declaration, inspected
 
 DAY_MS = 86_400_000
-RISKY = {f"IMP-{n}" for n in range(0, 40, 4)}  # a quarter of the importers break the rules
-
-
-def inspected(count, start_ms, seed):
-    """Declarations of 40 importers; the risky ones are infractions 80 % of the time, the others 5 %."""
-    rng = random.Random(seed)
-    rows = []
-    for n in range(count):
-        importer = f"IMP-{rng.randrange(40)}"
-        record = declaration(importer_id=importer, declarant_id=f"DCL-{rng.randrange(10)}",
-                             event_time=start_ms + n * 60_000, total_value_usd=rng.uniform(1_000, 20_000))
-        rows.append((record, rng.random() < (0.8 if importer in RISKY else 0.05)))
-    return rows
 
 
 def feature(vector, name):
@@ -55,7 +41,7 @@ def test_the_model_ranks_the_risky_importers_first_on_later_declarations():
     assert ranking.auc(scores, infractions) > 0.85
     (explained,) = model.explain([later[0][0]])
     assert explained.score == pytest.approx(scores[0], abs=1e-6)
-    if later[0][0]["importer_id"] in RISKY:
+    if later[0][0]["importer_id"] in RISKY_IMPORTERS:
         assert explained.reasons[0][0] == "importer_id_infraction_rate"
 
 

@@ -20,6 +20,7 @@ from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
+from agents.subjects.routes import OFFICES
 from streams.access.users import UserDirectory
 from streams.errors import PoisonEvent
 from streams.kafka.codec import Codec
@@ -99,6 +100,11 @@ class Runtime:
                 replicas=settings.replication_factor, key_serializer="raw", value_serializer="raw",
             )
         return runtime
+
+    @property
+    def active_kinds(self) -> tuple[str, ...]:
+        """The subject kinds this worker runs: offices only when a risk model file is configured."""
+        return tuple(kind for kind in INTERNAL_TOPICS if kind != OFFICES or self.settings.model_file is not None)
 
     def is_ready(self) -> bool:
         """True once the worker has its partitions and has restored its tables, and none is stuck."""

@@ -252,7 +252,8 @@ class Router:
         report = self.tracker.full_report(backlog, {t: int(c or 0) for t, c in counts.items()}, now)
         everyone: dict[int, list[Any]] = {p: [] for p in range(self.runtime.settings.partitions)}
         for kind in TIMED_KINDS:
-            await self.runtime.send_batches(kind, everyone, report)
+            if kind in self.runtime.active_kinds:
+                await self.runtime.send_batches(kind, everyone, report)
 
     async def _start_offsets(self, tps: list[Any]) -> dict[Any, int]:
         """Where reading of each of ``tps`` began: its committed offset, else its first.

@@ -33,5 +33,11 @@ KINDS: tuple[SubjectKind[Any], ...] = (
 
 
 def register(app: faust.App, runtime: Runtime) -> dict[str, SubjectAgent[Any]]:
-    """Add every subject agent and its tables to ``app``; return them by subject kind."""
-    return {kind.name: SubjectAgent(app, runtime, kind) for kind in KINDS}
+    """Add the subject agents and their tables to ``app``; return them by subject kind.
+
+    Offices only with a risk model file configured: without one no lane is
+    decided, and an agent with two tables would only lengthen every
+    rebalance and recovery.
+    """
+    active = runtime.active_kinds
+    return {kind.name: SubjectAgent(app, runtime, kind) for kind in KINDS if kind.name in active}

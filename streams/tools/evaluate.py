@@ -27,6 +27,7 @@ reported apart. The scoring itself is ``streams.tools.detection_quality``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -40,16 +41,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from agents.risk.lanes import HOUR_MS
 from agents.rules.config import load_rule_book
 from agents.rules.exit_without_clearance import skew_ms
 from streams.errors import UserError
+from streams.kafka.codec import Codec
 from streams.kafka.embedded_broker import EmbeddedBroker, free_port
 from streams.kafka.publish import EventPublisher
-from streams.kafka.topics import create_topics
+from streams.kafka.topics import TopicNames, create_topics
 from streams.runtime.metrics import scrape_totals
 from streams.settings import Settings
 from streams.tools.alert_clock import AlertClock
@@ -67,6 +71,7 @@ from streams.tools.detection_quality import (
     score,
     score_against_labels,
 )
+from streams.tools.lane_quality import lane_report
 from streams.tools.replay import JsonEvent, read_events, replay
 from streams.tools.up import cargoguard_command, stop_process, wait_until_ready
 
@@ -80,6 +85,12 @@ QUIET_MARGIN_S = 1.0
 CONTROL_WAIT_S = 30.0
 # The label column of a CSV mapping that marks a declaration as a true case, and its negative values.
 POSITIVE_LABEL = "fraud"
+# The label column that marks the gravest of them, when the mapping has one.
+CRITICAL_LABEL = "critical_fraud"
+# With --model, each office may inspect (RED) this share of the declarations it receives in an hour.
+RED_SHARE = 0.10
+# How long to keep reading cargo.selectivity once no new lane comes.
+LANES_QUIET_S = 3.0
 NEGATIVE_VALUES = ("", "0")
 POLL_S = 0.2
 REPORT_WIDTH = 160
@@ -106,6 +117,8 @@ class Evaluation:
     workers: int = 1
     # Each alert id's newest version: two runs decided alike when these are equal.
     alert_versions: dict[str, int] = field(default_factory=dict)
+    # With --model: the lanes the workers wrote, measured against the labels (``lane_report``).
+    risk: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,9 @@ class Truth:
     planted: set[tuple[str, str, str]]
     positive_declarations: set[str]
     declarations: int
+    critical_declarations: set[str] = field(default_factory=set)
+    # Per office, LODGED declarations per hour of event time over the file.
+    hourly_declarations: dict[str, float] = field(default_factory=dict)
 
 
 def read_truth(path: Path, mapping: CsvMapping | None) -> Truth:
@@ -127,7 +143,10 @@ def read_truth(path: Path, mapping: CsvMapping | None) -> Truth:
             raise UserError(f"{mapping.origin}: [labels] has no {POSITIVE_LABEL!r} column to evaluate against")
         rows = list(events_from_csv(path, mapping))
         positive = {r.record["declaration_id"] for r in rows if r.labels[POSITIVE_LABEL] not in NEGATIVE_VALUES}
-        return Truth(len(rows), set(), positive, len({r.record["declaration_id"] for r in rows}))
+        critical = {r.record["declaration_id"] for r in rows
+                    if r.labels.get(CRITICAL_LABEL, "") not in NEGATIVE_VALUES}
+        return Truth(len(rows), set(), positive, len({r.record["declaration_id"] for r in rows}), critical,
+                     hourly_declarations([r.record for r in rows if r.kind == "declaration"]))
     planted: set[tuple[str, str, str]] = set()
     events = 0
     for event in read_events([path]):
@@ -142,16 +161,61 @@ def read_truth(path: Path, mapping: CsvMapping | None) -> Truth:
     return Truth(events, planted, set(), 0)
 
 
+def hourly_declarations(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Per office, LODGED declarations per hour of event time (over the span of the whole file)."""
+    lodged = [r for r in records if r.get("action") == "LODGED"]
+    if not lodged:
+        return {}
+    times = [int(r["event_time"]) for r in lodged]
+    hours = max(1.0, (max(times) - min(times)) / HOUR_MS)
+    counts: dict[str, int] = {}
+    for record in lodged:
+        counts[record["office_code"]] = counts.get(record["office_code"], 0) + 1
+    return {office: count / hours for office, count in counts.items()}
+
+
+def red_capacity(hourly: dict[str, float], share: float = RED_SHARE) -> dict[str, tuple[int, int]]:
+    """Each office's capacity for ``share`` of its hourly declarations in RED (at least one), none in YELLOW."""
+    return {office: (max(1, math.ceil(rate * share)), 0) for office, rate in hourly.items()}
+
+
+def read_lanes(settings: Settings, expected: int, timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Every lane on cargo.selectivity (declaration id -> record), read until ``expected`` or a quiet spell."""
+    codec = Codec.for_settings(settings)
+    topic = TopicNames(settings).public("selectivity")
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": f"evaluate-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False})
+    lanes: dict[str, dict[str, Any]] = {}
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        deadline = time.monotonic() + timeout_s
+        last_new = time.monotonic()
+        while len(lanes) < expected and time.monotonic() < deadline and time.monotonic() - last_new < LANES_QUIET_S:
+            message = consumer.poll(POLL_S)
+            if message is None or message.error() is not None:
+                continue
+            record = codec.decode("selectivity", message.value())
+            lanes.setdefault(record["declaration_id"], record)
+            last_new = time.monotonic()
+    finally:
+        consumer.close()
+    return lanes
+
+
 def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Console,
-                   mapping: CsvMapping | None = None, workers: int = 1) -> Evaluation:
-    """Replay ``path`` through a fresh embedded broker and ``workers`` workers; score the alerts."""
+                   mapping: CsvMapping | None = None, workers: int = 1, model: Path | None = None) -> Evaluation:
+    """Replay ``path`` through a fresh embedded broker and ``workers`` workers; score the alerts (and lanes)."""
     truth = read_truth(path, mapping)
+    if model is not None and not truth.positive_declarations and not truth.declarations:
+        raise UserError("--model needs a labelled CSV file (--mapping) to measure the lanes against")
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-evaluate-"))
     address = f"127.0.0.1:{free_port()}"
     run_settings = settings.model_copy(update={
         "broker": address, "app_id": f"evaluate-{uuid.uuid4().hex[:8]}", "data_dir": workdir / "data",
         "web_host": "127.0.0.1", "web_port": free_port(), "log_level": "warn", "schema_registry_url": None,
         "idle_partition_after_s": IDLE_AFTER_S,
+        "model_file": model, "lane_capacity": red_capacity(truth.hourly_declarations) if model else {},
     })
     group = [run_settings] + [run_settings.model_copy(update={"web_port": free_port(),
                                                               "data_dir": workdir / f"data-{n}"})
@@ -188,6 +252,7 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
                 publish_file(run_settings, urls, path, console, note, mapping)
                 complete = wait_for_decisions(run_settings, urls, clock, [p for p, _ in processes], input_events,
                                               timeout_s, console)
+            lanes = read_lanes(run_settings, truth.declarations, timeout_s) if model is not None else {}
         except UserError as exc:
             dead = [(process, log) for process, log in processes if process.poll() is not None]
             if not dead:
@@ -199,8 +264,15 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
     if truth.planted:
         return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
                           alert_versions=versions, quality=score(truth.planted, alerted_findings(alerts)))
+    risk = None
+    if model is not None:
+        alerted = {d for alert in alerts for d in alert["declaration_ids"]}
+        try:
+            risk = lane_report(lanes, truth.positive_declarations, truth.critical_declarations, alerted)
+        except ValueError as exc:
+            raise UserError(f"{exc}; is {model} a model file `cargoguard learn` wrote?") from exc
     return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
-                      alert_versions=versions,
+                      alert_versions=versions, risk=risk,
                       labels=score_against_labels(truth.positive_declarations, truth.declarations, alerts))
 
 
@@ -343,6 +415,8 @@ def as_dict(evaluation: Evaluation) -> dict[str, Any]:
             "base_rate": labels.base_rate, "recall": labels.recall,
             "rules": [label_row(r) for r in labels.rules], "overall": label_row(labels.overall),
         }
+    if evaluation.risk is not None:
+        result["risk"] = evaluation.risk
     return result
 
 
@@ -391,8 +465,27 @@ def print_evaluation(evaluation: Evaluation, console: Console) -> None:
                   f"max {ms(max(prompt, default=None))}")
     console.print(f"decisions on stream time ({', '.join(WAITING_RULES)}; {len(waiting):,} alerts): "
                   f"p50 {ms(percentile(waiting, 0.5))}, max {ms(max(waiting, default=None))} (waits by design)")
+    if evaluation.risk is not None:
+        print_risk(evaluation.risk, console)
     if not evaluation.complete:
         console.print("[yellow]incomplete: --timeout ended the wait for the worker; alerts may be missing[/]")
+
+
+def print_risk(risk: dict[str, Any], console: Console) -> None:
+    """The lanes' figures, for people."""
+    shares = ", ".join(f"top {k} % {ratio(v)}" for k, v in risk["precision_at"].items())
+    console.print(f"lanes of {risk['declarations']:,} declarations, scored by the workers: "
+                  f"AUC {risk['auc']:.3f}; precision {shares}")
+    lanes, caught = risk["lanes"], risk["caught"]
+    console.print(f"RED {lanes['RED']:,} (precision {ratio(risk['red_precision'])}), YELLOW {lanes['YELLOW']:,}, "
+                  f"GREEN {lanes['GREEN']:,}; infractions caught by the lanes {caught['by_lanes']:,}, "
+                  f"by as many random inspections {caught['by_random_on_average']:,} on average, "
+                  f"named by the rules {caught['by_rules']:,}")
+    control, missed = risk["control_sample"], risk["missed_infraction_rate"]
+    low, high = missed["ci95"]
+    console.print(f"control sample {control['declarations']:,} ({control['infractions']:,} infractions): "
+                  f"missed-infraction rate estimated {ratio(missed['estimated'])} (95 % {low:.2f}-{high:.2f}), "
+                  f"true {ratio(missed['true'])}")
 
 
 def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
@@ -439,13 +532,15 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
 
 
 def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float,
-                     mapping: str | None = None, workers: int = 1) -> None:
+                     mapping: str | None = None, workers: int = 1, model: Path | None = None) -> None:
     """The command: run, then print (table or JSON) and plot."""
     if plot is not None and not plot.parent.is_dir():
         raise UserError(f"{plot}: no folder {plot.parent} to write the plot in")
     console = Console(stderr=True)
+    if model is not None and not model.is_file():
+        raise UserError(f"{model}: no such model file; write one with `cargoguard learn`")
     evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None,
-                                workers)
+                                workers, model)
     if as_json:
         print(json.dumps(as_dict(evaluation)))
     else:

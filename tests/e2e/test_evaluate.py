@@ -107,3 +107,29 @@ def test_kcs_rows_are_scored_against_their_fraud_labels_per_declaration(tmp_path
     assert 0 < overall["declarations"] <= KCS_ROWS and overall["labelled_positive"] <= fraud
     assert labels["recall"] == overall["labelled_positive"] / fraud
     assert overall["alerts"] == sum(row["alerts"] for row in labels["rules"]) == report["alerts"]
+
+
+@pytest.mark.skipif(not KCS.is_dir(), reason=f"KCS data not present at {KCS} (see ../shared/data/README.md)")
+def test_kcs_lanes_a_worker_wrote_are_measured_against_the_labels(tmp_path):
+    train = tmp_path / "kcs-train.csv"
+    train.write_text("\n".join((KCS / "df_syn_train_eng.csv").read_text().splitlines()[:4001]) + "\n")
+    lines = (KCS / "df_syn_test_eng.csv").read_text().splitlines()[: KCS_ROWS + 1]
+    sample = tmp_path / "kcs-sample.csv"
+    sample.write_text("\n".join(lines) + "\n")
+    model = tmp_path / "model.lgb"
+    learned = subprocess.run([sys.executable, "-m", "streams", "learn", str(train), "--mapping", "kcs",
+                              "--out", str(model)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert learned.returncode == 0, learned.stderr
+    result = subprocess.run([sys.executable, "-m", "streams", "evaluate", str(sample), "--mapping", "kcs",
+                             "--model", str(model), "--json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    risk = json.loads(result.stdout.splitlines()[-1])["risk"]
+    rows = list(csv.DictReader(lines))
+    fraud = sum(row["Fraud"] == "1" for row in rows)
+    # Every declaration got its lane, and the scores the worker wrote rank the labels better than chance.
+    assert risk["declarations"] == KCS_ROWS and sum(risk["lanes"].values()) == KCS_ROWS
+    assert risk["true_infraction_rate"] == fraud / KCS_ROWS
+    assert risk["auc"] > 0.6 and risk["precision_at"]["10"] > 1.5 * risk["true_infraction_rate"]
+    assert 0 < risk["lanes"]["RED"] < KCS_ROWS * 0.25 and risk["lanes"]["YELLOW"] == 0
+    assert risk["caught"]["by_lanes"] > risk["caught"]["by_random_on_average"]
+    assert risk["control_sample"]["declarations"] > 0

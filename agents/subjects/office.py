@@ -5,8 +5,10 @@ here with its score and feature vector. Lanes are decided in event-time
 order (ties by declaration id) once stream time has passed the
 declaration, when every earlier one from any input partition is known: the
 same file gets the same lanes at any replay speed and with any number of
-workers (``agents.risk.lanes``). RED and YELLOW lanes carry the score's top
-reasons, from the model that scored it; a redelivered declaration is not
+workers (``agents.risk.lanes``). RED lanes carry the score's top reasons,
+from the model that scored it: TreeSHAP costs some 46 ms a declaration with
+the KCS model, so only the declarations an officer inspects are explained,
+at most the office's hourly RED capacity. A redelivered declaration is not
 decided twice.
 
 Serialized form: the dataclass fields as a JSON object, version in ``v``
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.risk.lanes import GREEN, HOUR_MS, Lane, OfficeLanes
+from agents.risk.lanes import HOUR_MS, RED, Lane, OfficeLanes
 from agents.subjects.common import Context, Outcome, RoutedEvent
 
 STATE_VERSION = 1
@@ -92,7 +94,7 @@ def process(state: OfficeState | None, key: str, events: Sequence[RoutedEvent],
 
 
 def explained(decided: list[tuple[list[Any], Lane]], context: Context) -> list[list[dict[str, Any]]]:
-    """The top reasons of each RED or YELLOW lane's score, in one call (none for GREEN).
+    """The top reasons of each RED lane's score, in one call (none for the others).
 
     Only a declaration scored by the model in force is explained: a newer
     model's reasons would not be the reasons of the score it was given.
@@ -101,7 +103,7 @@ def explained(decided: list[tuple[list[Any], Lane]], context: Context) -> list[l
     model = context.risk
     if model is None:
         return reasons
-    wanted = [i for i, (entry, lane) in enumerate(decided) if lane.lane != GREEN and entry[3] == model.version]
+    wanted = [i for i, (entry, lane) in enumerate(decided) if lane.lane == RED and entry[3] == model.version]
     if not wanted:
         return reasons
     vectors = np.array([[math.nan if x is None else x for x in decided[i][0][4]] for i in wanted], dtype=np.float64)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agents.risk.lanes import GREEN, HOUR_MS, RED, Capacity, OfficeLanes
+from agents.risk.lanes import HOUR_MS, RED, Capacity, OfficeLanes
 from agents.risk.model import RiskModel, train
 from tests.builders import RISKY_IMPORTERS, T0, inspected
 from tests.conftest import Deployment
@@ -90,10 +90,10 @@ def test_two_workers_give_every_lodged_declaration_a_lane_within_capacity_and_ta
         assert all(sum(start <= t < start + HOUR_MS for t in reds) <= CAPACITY[office].red_per_hour
                    for start in reds)
         assert any(lane["lane"] == RED and not lane["control_sample"] for lane in decided)
-    # A lane the risk chose says why; a control pick's score may have nothing that raised it.
-    chosen = [lane for lane in lanes.values() if lane["lane"] != GREEN and not lane["control_sample"]]
+    # A RED lane the risk chose says why (a control pick's score may have nothing that raised it); no other does.
+    chosen = [lane for lane in lanes.values() if lane["lane"] == RED and not lane["control_sample"]]
     assert all(lane["reasons"] for lane in chosen), [lane for lane in chosen if not lane["reasons"]][:3]
-    assert not any(lane["reasons"] for lane in lanes.values() if lane["lane"] == GREEN)
+    assert not any(lane["reasons"] for lane in lanes.values() if lane["lane"] != RED)
     importer = {record["declaration_id"]: record["importer_id"] for record in declarations}
     risky = [lane["score"] for d, lane in lanes.items() if importer[d] in RISKY_IMPORTERS]
     others = [lane["score"] for d, lane in lanes.items() if importer[d] not in RISKY_IMPORTERS]

@@ -450,14 +450,17 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--rules", "only_rules", metavar="RULE_ID,...",
               help="Enable only these rules for the run (default: the rules as configured).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes sharing the work in one group.")
 @click.pass_context
-def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules: str | None) -> None:
+def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules: str | None,
+          workers: int) -> None:
     """Benchmark the full pipeline on the embedded broker: events/s, latency, memory."""
     from streams.tools.bench import run_bench
 
     settings = settings_from(ctx)
     rule_ids = None if only_rules is None else [r.strip().upper() for r in only_rules.split(",") if r.strip()]
-    run_bench(settings, events=events, seed=seed, as_json=as_json, only_rules=rule_ids)
+    run_bench(settings, events=events, seed=seed, as_json=as_json, only_rules=rule_ids, workers=workers)
 
 
 @cli.command()

@@ -1,15 +1,18 @@
 """``cargoguard bench``: the full pipeline on a fresh embedded broker, measured.
 
 1. Throughput: a generated workload (all three feeds, planted patterns) is
-   published first; then one worker starts and routes and processes it.
-   Events/s = events / (time of the last state change - time of the first
-   routed event), read from the worker's own metrics.
+   published first; then the workers start (one by default, ``--workers N``
+   for N processes in one group) and route and process it. Events/s = events
+   / (time of the last state change - time of the first routed event), read
+   from the workers' own metrics, summed. CPU time is counted per process:
+   the workers' and the broker's, over the same span, so a run shows where
+   the machine's cores went.
 2. Latency: with the worker caught up, live traffic is published at a
    steady rate with current event times; event-to-alert latency is the time
    from publishing the last event an alert names as trigger to reading the
    alert from the alerts topic. Exit decisions wait out the feed skew by
    design, so they are reported apart, less that skew.
-3. Memory: the worker process's peak resident set (VmHWM).
+3. Memory: each worker process's peak resident set (VmHWM).
 """
 
 from __future__ import annotations
@@ -87,11 +90,16 @@ class BenchResult:
     exit_decision_delay_p50_ms: float | None
     latency_by_rule: dict[str, dict[str, Any]]
     peak_rss_mb: float
-    # The worker's CPU time (user + system, all its threads) over the same span as
-    # ``seconds``: less at the mercy of the broker and the scheduler than the wall
-    # clock when runs are compared on a busy machine.
+    # The workers' CPU time (user + system, all their threads, summed) over the
+    # same span as ``seconds``: less at the mercy of the broker and the scheduler
+    # than the wall clock when runs are compared on a busy machine.
     worker_cpu_s: float
     worker_cpu_us_per_event: float
+    # The embedded broker's CPU time over the same span: it shares the machine's cores.
+    broker_cpu_s: float
+    workers: int
+    # Each worker's peak RSS (``peak_rss_mb`` is the largest).
+    worker_peak_rss_mb: list[float]
     partitions: int
     cpus: int
     # The rules enabled for the run.
@@ -183,9 +191,22 @@ def summarise_latency(seen: Iterable[tuple[float, dict[str, Any]]], published: M
                                 for rule, values in sorted(by_rule.items())}}
 
 
-def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
-                   console: Console) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """Publish the workload, start a worker, time it through; return the running worker."""
+def start_workers(settings: Settings, count: int, workdir: Path) -> list[tuple[subprocess.Popen[bytes], str]]:
+    """Start ``count`` worker processes in one group, each with its own web port and state directory."""
+    started = []
+    for index in range(count):
+        own = settings.model_copy(update={"web_port": settings.web_port if index == 0 else free_port(),
+                                          "data_dir": workdir / f"data-{index}"})
+        env = {**os.environ, **own.as_env()}
+        worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
+                                  stdout=(workdir / f"worker-{index}.log").open("wb"), stderr=subprocess.STDOUT)
+        started.append((worker, f"http://{own.web_host}:{own.web_port}/metrics"))
+    return started
+
+
+def run_throughput(settings: Settings, events: int, seed: int, workdir: Path, console: Console, workers: int = 1,
+                   broker_pid: int | None = None) -> tuple[list[subprocess.Popen[bytes]], dict[str, Any]]:
+    """Publish the workload, start the workers, time them through; return the running workers."""
     config = SimulationConfig(seed=seed, start_ms=WORKLOAD_START_MS,
                               duration_s=events / WORKLOAD_RATE * 2, rate=WORKLOAD_RATE)
     workload = list(itertools.islice(generate(config), events))
@@ -195,27 +216,34 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
     with EventPublisher(settings) as publisher:
         for event in workload:
             publisher.publish(event.kind, event.record)
-    console.print(f"published {events:,} events in {time.monotonic() - started:.1f} s; starting the worker")
+    console.print(f"published {events:,} events in {time.monotonic() - started:.1f} s; "
+                  f"starting {workers} worker{'s' if workers > 1 else ''}")
 
-    env = {**os.environ, **settings.as_env()}
-    worker = subprocess.Popen([sys.executable, "-m", "streams", "worker"], env=env,
-                              stdout=(workdir / "worker.log").open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://{settings.web_host}:{settings.web_port}/metrics"
+    running = start_workers(settings, workers, workdir)
+    processes = [worker for worker, _url in running]
+
+    def cpu_now() -> tuple[float, float]:
+        return (sum(cpu_seconds(worker.pid) for worker in processes),
+                cpu_seconds(broker_pid) if broker_pid is not None else 0.0)
+
     first_routed: float | None = None
     last_change = time.monotonic()
     last: tuple[float, float, float] | None = None
-    cpu_at_first = cpu_at_last_change = 0.0
+    cpu_at_first = cpu_at_last_change = (0.0, 0.0)
     quiet_s = quiet_after_s(settings)
     while True:
-        if worker.poll() is not None:
-            raise UserError(f"the worker exited with {worker.returncode}; see {workdir / 'worker.log'}")
+        for index, worker in enumerate(processes):
+            if worker.poll() is not None:
+                raise UserError(f"worker {index} exited with {worker.returncode}; "
+                                f"see {workdir / f'worker-{index}.log'}")
         try:
-            counters = read_counters(url)
+            each = [read_counters(url) for _worker, url in running]
         except OSError:
             time.sleep(METRICS_POLL_S)
             continue
+        counters = (sum(c[0] for c in each), sum(c[1] for c in each), sum(c[2] for c in each))
         now = time.monotonic()
-        cpu = cpu_seconds(worker.pid)
+        cpu = cpu_now()
         if counters[0] > 0 and first_routed is None:
             first_routed, cpu_at_first = now, cpu
         if counters != last:
@@ -225,19 +253,23 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path,
         time.sleep(METRICS_POLL_S)
     assert first_routed is not None and last is not None
     seconds = max(last_change - first_routed, METRICS_POLL_S)
-    cpu_s = cpu_at_last_change - cpu_at_first
-    return worker, {"events": events, "seconds": seconds, "events_per_s": events / seconds,
-                    "alerts": int(last[2]), "worker_cpu_s": round(cpu_s, 2),
-                    "worker_cpu_us_per_event": round(cpu_s / events * 1e6, 1)}
+    cpu_s = cpu_at_last_change[0] - cpu_at_first[0]
+    return processes, {"events": events, "seconds": seconds, "events_per_s": events / seconds,
+                       "alerts": int(last[2]), "worker_cpu_s": round(cpu_s, 2),
+                       "worker_cpu_us_per_event": round(cpu_s / events * 1e6, 1),
+                       "broker_cpu_s": round(cpu_at_last_change[1] - cpu_at_first[1], 2)}
 
 
 def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
-              only_rules: Iterable[str] | None = None) -> BenchResult:
+              only_rules: Iterable[str] | None = None, workers: int = 1) -> BenchResult:
     """Run the benchmark on a fresh embedded broker and print the result.
 
     ``only_rules``: run with just these rules enabled (the others disabled
-    through the rules topic before the worker starts).
+    through the rules topic before the workers start). ``workers``: how many
+    worker processes share the work, in one group.
     """
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
     console = Console(stderr=True)
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-bench-"))
     address = f"127.0.0.1:{free_port()}"
@@ -248,20 +280,24 @@ def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
     })
     try:
         with (workdir / "broker.log").open("wb") as log, \
-                EmbeddedBroker(address, settings.tansu_bin, log=log):
+                EmbeddedBroker(address, settings.tansu_bin, log=log) as broker:
             create_topics(bench_settings)
             rules = enable_only(bench_settings, only_rules)
-            worker, throughput = run_throughput(bench_settings, events, seed, workdir, console)
+            broker_pid = broker.process.pid if broker.process is not None else None
+            running, throughput = run_throughput(bench_settings, events, seed, workdir, console, workers,
+                                                 broker_pid)
             try:
                 console.print(f"throughput: {throughput['events_per_s']:,.0f} events/s; measuring latency")
                 latency = measure_latency(bench_settings, console, seed)
-                rss = peak_rss_mb(worker.pid)
+                rss = [round(peak_rss_mb(worker.pid), 1) for worker in running]
             finally:
-                worker.terminate()
-                worker.wait(timeout=30)
+                for worker in running:
+                    worker.terminate()
+                for worker in running:
+                    worker.wait(timeout=30)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = BenchResult(**throughput, **latency, peak_rss_mb=round(rss, 1),
+    result = BenchResult(**throughput, **latency, peak_rss_mb=max(rss), workers=workers, worker_peak_rss_mb=rss,
                          partitions=settings.partitions, cpus=os.cpu_count() or 0, rules=rules)
     if as_json:
         print(json.dumps(asdict(result)))
@@ -275,12 +311,14 @@ def print_result(result: BenchResult) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f} ms"
 
-    table = Table(title="cargoguard bench (one worker, embedded broker)")
+    workers = "one worker" if result.workers == 1 else f"{result.workers} workers in one group"
+    table = Table(title=f"cargoguard bench ({workers}, embedded broker)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("events", f"{result.events:,}")
     table.add_row("throughput", f"{result.events_per_s:,.0f} events/s ({result.seconds:.1f} s)")
     table.add_row("worker CPU", f"{result.worker_cpu_s:,.1f} s ({result.worker_cpu_us_per_event:,.0f} µs per event)")
+    table.add_row("broker CPU", f"{result.broker_cpu_s:,.1f} s")
     table.add_row("alerts raised", f"{result.alerts:,}")
     table.add_row("event-to-alert p50", ms(result.latency_p50_ms))
     table.add_row("event-to-alert p99", ms(result.latency_p99_ms))
@@ -289,7 +327,7 @@ def print_result(result: BenchResult) -> None:
         table.add_row(f"  {rule} ({figures['alerts']}) p50 / p99",
                       f"{ms(figures['p50_ms'])} / {ms(figures['p99_ms'])}")
     table.add_row("exit decision after skew, p50", ms(result.exit_decision_delay_p50_ms))
-    table.add_row("peak RSS (worker)", f"{result.peak_rss_mb:,.0f} MiB")
+    table.add_row("peak RSS (per worker)", ", ".join(f"{mib:,.0f} MiB" for mib in result.worker_peak_rss_mb))
     table.add_row("partitions / CPUs", f"{result.partitions} / {result.cpus}")
     table.add_row("rules enabled", f"{len(result.rules)}: {', '.join(result.rules)}")
     Console().print(table)

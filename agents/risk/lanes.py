@@ -8,15 +8,16 @@ Every LODGED declaration gets a lane: RED (physical inspection), YELLOW
   every replay, and marked as such. It is inspected (RED), so the share of
   infractions found in it estimates what the risk lanes let through.
 - The others go by risk, within the office's rolling capacity: the share of
-  declarations an hour's capacity allows is that capacity over the
-  declarations the office received in the last hour of event time, and a
+  declarations a window's capacity allows (an hour of event time by
+  default) is that capacity over the declarations the office received in
+  the last window, and a
   declaration is RED when its score ranks within that share among the
   office's recent scores, YELLOW within the next share (the yellow
   capacity's), GREEN otherwise. A day is never sorted: each lane is decided
   when its declaration comes, from what came before.
-- No hour of event time ever holds more RED lanes (control ones included)
+- No window of event time ever holds more RED lanes (control ones included)
   than the capacity, nor more YELLOW: a declaration the ranking would
-  inspect when the last hour's capacity is used up is demoted (RED to
+  inspect when the last window's capacity is used up is demoted (RED to
   YELLOW, YELLOW to GREEN). A control pick then keeps its mark but is not
   inspected (``inspected`` False), so an estimate from the sample knows it.
 
@@ -48,10 +49,17 @@ GREEN = "GREEN"
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    """Checks an office's officers can make per hour."""
+    """Checks an office's officers can make in a window of event time (an hour by default).
 
-    red_per_hour: int
-    yellow_per_hour: int
+    A sparse office (a few declarations an hour) cannot express "10 %" in whole
+    checks per hour: with one RED an hour it would inspect every declaration
+    that finds the hour free, first come first served. A longer window (a shift,
+    a day) lets its capacity follow the ranking.
+    """
+
+    red: int
+    yellow: int
+    window_ms: int = HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,24 +119,25 @@ class OfficeLanes:
     def decide(self, declaration_id: str, event_time: int, score: float, capacity: Capacity,
                control_rate: float) -> Lane:
         """The lane of the office's next declaration (declarations come in event-time order)."""
-        horizon = event_time - HOUR_MS
+        window = capacity.window_ms
+        horizon = event_time - window
         for times in (self.arrivals, self.reds, self.yellows):
             del times[:bisect.bisect_right(times, horizon)]
         if self.first_seen is None:
             self.first_seen = event_time
         self.arrivals.append(event_time)
-        per_hour = len(self.arrivals) * HOUR_MS / max(MIN_RATE_SPAN_MS, min(HOUR_MS, event_time - self.first_seen))
-        red_share = capacity.red_per_hour / per_hour
-        yellow_share = capacity.yellow_per_hour / per_hour
+        per_window = len(self.arrivals) * window / max(MIN_RATE_SPAN_MS, min(window, event_time - self.first_seen))
+        red_share = capacity.red / per_window
+        yellow_share = capacity.yellow / per_window
         above = (len(self.ranked) - bisect.bisect_right(self.ranked, score)) / len(self.ranked) if self.ranked else 0.0
         self._remember(score)
 
         control = in_control_sample(declaration_id, control_rate)
         wanted = RED if control or above < red_share else YELLOW if above < red_share + yellow_share else GREEN
         lane = wanted
-        if lane == RED and len(self.reds) >= capacity.red_per_hour:
+        if lane == RED and len(self.reds) >= capacity.red:
             lane = YELLOW
-        if lane == YELLOW and len(self.yellows) >= capacity.yellow_per_hour:
+        if lane == YELLOW and len(self.yellows) >= capacity.yellow:
             lane = GREEN
         if lane == RED:
             self.reds.append(event_time)

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agents.risk.lanes import LanePolicy
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, shipped_price_table
-
-if TYPE_CHECKING:
-    from agents.risk.model import RiskModel
 
 # A routed event as the router forwards it: (kind, fields).
 RoutedEvent = tuple[str, Mapping[str, Any]]
@@ -48,8 +45,7 @@ class Context:
     arrival_watermark: int | None = None
     # Reference unit values by HS code, for UNDERVALUATION.
     prices: PriceTable = field(default_factory=shipped_price_table)
-    # The risk model in force (None: no lanes are decided), and the offices' capacities.
-    risk: RiskModel | None = None
+    # The offices' capacities (None: no lanes are decided).
     lane_policy: LanePolicy | None = None
 
     def is_late(self, event_time: int) -> bool:

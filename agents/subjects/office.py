@@ -5,11 +5,11 @@ here with its score and feature vector. Lanes are decided in event-time
 order (ties by declaration id) once stream time has passed the
 declaration, when every earlier one from any input partition is known: the
 same file gets the same lanes at any replay speed and with any number of
-workers (``agents.risk.lanes``). RED lanes carry the score's top reasons,
-from the model that scored it: TreeSHAP costs some 46 ms a declaration with
-the KCS model, so only the declarations an officer inspects are explained,
-at most the office's hourly RED capacity. A redelivered declaration is not
-decided twice.
+workers (``agents.risk.lanes``). A RED lane keeps its feature vector under
+``FEATURES_KEY`` for ``explain``, which the agent runs off the event loop:
+TreeSHAP costs some 46 ms a declaration with the KCS model, so only the
+declarations an officer inspects are explained, from the model that scored
+them. A redelivered declaration is not decided twice.
 
 Serialized form: the dataclass fields as a JSON object, version in ``v``
 (currently 1): ``{"office_code": str, "lanes": OfficeLanes, "pending":
@@ -22,14 +22,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.risk.lanes import HOUR_MS, RED, Lane, OfficeLanes
+from agents.risk.lanes import HOUR_MS, RED, OfficeLanes
 from agents.subjects.common import Context, Outcome, RoutedEvent
 
+if TYPE_CHECKING:
+    from agents.risk.model import RiskModel
+
 STATE_VERSION = 1
+# Where a RED lane's record keeps its feature vector until ``explain`` (never sent).
+FEATURES_KEY = "_features"
 # Decided declarations are remembered this long behind stream time (beyond the
 # allowed lateness): a redelivery comes well within it.
 DECIDED_MEMORY_MS = HOUR_MS
@@ -80,36 +85,38 @@ def process(state: OfficeState | None, key: str, events: Sequence[RoutedEvent],
     capacity = policy.capacity_of(key)
     decided = [(entry, state.lanes.decide(entry[1], entry[0], entry[2], capacity, policy.control_rate))
                for entry in due]
-    reasons = explained(decided, context)
-    for (entry, lane), why in zip(decided, reasons, strict=True):
+    for entry, lane in decided:
         state.decided[lane.declaration_id] = lane.event_time
-        outcome.lanes.append({
+        record: dict[str, Any] = {
             "declaration_id": lane.declaration_id, "office_code": key, "event_time": lane.event_time,
-            "lane": lane.lane, "score": lane.score, "reasons": why, "alert_ids": [],
+            "lane": lane.lane, "score": lane.score, "reasons": [], "alert_ids": [],
             "control_sample": lane.control_sample, "inspected": lane.inspected, "model_version": entry[3],
-        })
+        }
+        if lane.lane == RED:
+            record[FEATURES_KEY] = entry[4]
+        outcome.lanes.append(record)
     horizon = watermark - DECIDED_MEMORY_MS - int(context.lateness_ms)
     state.decided = {d: t for d, t in state.decided.items() if t > horizon}
     return state, outcome
 
 
-def explained(decided: list[tuple[list[Any], Lane]], context: Context) -> list[list[dict[str, Any]]]:
-    """The top reasons of each RED lane's score, in one call (none for the others).
+def explain(lanes: list[dict[str, Any]], model: RiskModel | None) -> None:
+    """Give each RED lane the top reasons of its score, in one TreeSHAP call; drop the feature vectors.
 
     Only a declaration scored by the model in force is explained: a newer
     model's reasons would not be the reasons of the score it was given.
     """
-    reasons: list[list[dict[str, Any]]] = [[] for _ in decided]
-    model = context.risk
+    wanted = [lane for lane in lanes if FEATURES_KEY in lane]
+    vectors = [lane.pop(FEATURES_KEY) for lane in wanted]
     if model is None:
-        return reasons
-    wanted = [i for i, (entry, lane) in enumerate(decided) if lane.lane == RED and entry[3] == model.version]
-    if not wanted:
-        return reasons
-    vectors = np.array([[math.nan if x is None else x for x in decided[i][0][4]] for i in wanted], dtype=np.float64)
-    for i, risk in zip(wanted, model.explain_vectors(vectors), strict=True):
-        reasons[i] = [{"feature": name, "contribution": value} for name, value in risk.reasons]
-    return reasons
+        return
+    chosen = [(lane, vector) for lane, vector in zip(wanted, vectors, strict=True)
+              if lane["model_version"] == model.version]
+    if not chosen:
+        return
+    matrix = np.array([[math.nan if x is None else x for x in vector] for _lane, vector in chosen], dtype=np.float64)
+    for (lane, _vector), risk in zip(chosen, model.explain_vectors(matrix), strict=True):
+        lane["reasons"] = [{"feature": name, "contribution": value} for name, value in risk.reasons]
 
 
 def is_empty(state: OfficeState) -> bool:

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 def lane_policy(settings: Settings) -> LanePolicy:
     """The offices' capacities and the control sample's rate, from the settings."""
-    return LanePolicy({office: Capacity(*pair) for office, pair in settings.lane_capacity.items()},
-                      Capacity(*settings.default_lane_capacity), settings.control_sample_rate)
+    window_ms = int(settings.lane_window_s * 1000)
+    return LanePolicy({office: Capacity(*pair, window_ms) for office, pair in settings.lane_capacity.items()},
+                      Capacity(*settings.default_lane_capacity, window_ms), settings.control_sample_rate)
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

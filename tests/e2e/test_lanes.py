@@ -63,7 +63,7 @@ def test_two_workers_give_every_lodged_declaration_a_lane_within_capacity_and_ta
     first = learned(path, seed=1, trained_at="first")
     deployed: Deployment = deployment(model_file=path, model_check_interval_s=0.5,
                                       control_sample_rate=CONTROL_RATE,
-                                      lane_capacity={office: (c.red_per_hour, c.yellow_per_hour)
+                                      lane_capacity={office: (c.red, c.yellow)
                                                      for office, c in CAPACITY.items()})
     workers = deployed.start_workers(2)
     declarations = lodged(360, T0, seed=2)
@@ -87,7 +87,7 @@ def test_two_workers_give_every_lodged_declaration_a_lane_within_capacity_and_ta
         assert [(lane["lane"], lane["control_sample"], lane["inspected"]) for lane in decided] == \
             [(lane.lane, lane.control_sample, lane.inspected) for lane in expected]
         reds = sorted(millis(lane["event_time"]) for lane in decided if lane["lane"] == RED)
-        assert all(sum(start <= t < start + HOUR_MS for t in reds) <= CAPACITY[office].red_per_hour
+        assert all(sum(start <= t < start + HOUR_MS for t in reds) <= CAPACITY[office].red
                    for start in reds)
         assert any(lane["lane"] == RED and not lane["control_sample"] for lane in decided)
     # A RED lane the risk chose says why (a control pick's score may have nothing that raised it); no other does.

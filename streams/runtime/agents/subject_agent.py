@@ -33,6 +33,7 @@ import orjson
 from faust.streams import Stream
 from faust.types import TP
 
+from agents.subjects import office
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import SCORING, resting_kinds
 from streams.errors import ProcessingFailed
@@ -396,7 +397,7 @@ class SubjectAgent(Generic[S]):
             stage.resting = resting
             self.timer_states.put(partition, stage.records.resting, 1 if resting else None)
         context = Context(rules, watermark, self.lateness_ms, stage.stream_start, arrival_watermark,
-                          runtime.prices, runtime.risk.current, runtime.lane_policy)
+                          runtime.prices, runtime.lane_policy)
 
         by_key: dict[str, list[RoutedEvent]] = {}
         for key, kind, fields in batch.events:
@@ -428,6 +429,8 @@ class SubjectAgent(Generic[S]):
                     stored_as = segment_key(raw_key, segment_id)
                     self.segments.put(partition, stored_as, segment)
             if outcome.lanes:
+                # TreeSHAP takes tens of ms a declaration: in a thread, the event loop (heartbeats) free.
+                await asyncio.to_thread(office.explain, outcome.lanes, runtime.risk.current)
                 stage.alert_sends.extend(await runtime.send_lanes(outcome.lanes))
             if self.kind.final:
                 to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from agents.risk.lanes import GREEN, HOUR_MS, RED, YELLOW, Capacity, Lane, OfficeLanes, in_control_sample
 
 
-def most_in_any_hour(lanes: list[Lane], lane: str) -> int:
+def most_in_any_window(lanes: list[Lane], lane: str, window_ms: int) -> int:
     times = sorted(item.event_time for item in lanes if item.lane == lane)
     most = start = 0
     for end, time in enumerate(times):
-        while times[start] <= time - HOUR_MS:
+        while times[start] <= time - window_ms:
             start += 1
         most = max(most, end - start + 1)
     return most
@@ -38,17 +38,18 @@ def traffic(draw: st.DrawFn) -> tuple[list[tuple[int, float]], Capacity]:
     gaps = draw(st.lists(st.integers(min_value=0, max_value=20 * 60_000), min_size=1, max_size=400))
     scores = draw(st.lists(st.floats(min_value=0, max_value=1), min_size=len(gaps), max_size=len(gaps)))
     times = [sum(gaps[: i + 1]) for i in range(len(gaps))]
-    capacity = Capacity(draw(st.integers(min_value=0, max_value=30)), draw(st.integers(min_value=0, max_value=30)))
+    capacity = Capacity(draw(st.integers(min_value=0, max_value=30)), draw(st.integers(min_value=0, max_value=30)),
+                        draw(st.sampled_from([HOUR_MS, 8 * HOUR_MS])))
     return list(zip(times, scores, strict=True)), capacity
 
 
 @settings(max_examples=300, deadline=None)
 @given(traffic(), st.sampled_from([0.0, 0.02, 0.5]))
-def test_no_hour_ever_holds_more_red_or_yellow_lanes_than_the_office_can_check(case, control_rate):
+def test_no_window_ever_holds_more_red_or_yellow_lanes_than_the_office_can_check(case, control_rate):
     arrivals, capacity = case
     lanes = decide_all(arrivals, capacity, control_rate)
-    assert most_in_any_hour(lanes, RED) <= capacity.red_per_hour
-    assert most_in_any_hour(lanes, YELLOW) <= capacity.yellow_per_hour
+    assert most_in_any_window(lanes, RED, capacity.window_ms) <= capacity.red
+    assert most_in_any_window(lanes, YELLOW, capacity.window_ms) <= capacity.yellow
     assert all(lane.inspected == (lane.lane == RED) for lane in lanes)
 
 
@@ -83,3 +84,18 @@ def test_lanes_depend_on_the_order_of_declarations_alone_not_on_checkpoints():
     arrivals = [(i * 7_000, rng.random()) for i in range(3_000)]
     capacity = Capacity(15, 30)
     assert decide_all(arrivals, capacity) == decide_all(arrivals, capacity, checkpoint_every=37)
+
+
+def test_a_sparse_office_inspects_its_riskiest_with_a_day_window_not_first_come_first_served():
+    rng = random.Random(9)
+    # Two declarations an hour for twenty days; RED for 10 %.
+    arrivals = [(i * 30 * 60_000, rng.random()) for i in range(960)]
+    hourly = decide_all(arrivals, Capacity(1, 0), control_rate=0.0)
+    daily = decide_all(arrivals, Capacity(5, 0, window_ms=24 * HOUR_MS), control_rate=0.0)
+
+    def mean_red_score(lanes: list[Lane]) -> float:
+        reds = [lane.score for lane in lanes if lane.lane == RED]
+        return sum(reds) / len(reds)
+
+    assert mean_red_score(daily) > 0.85 and mean_red_score(daily) > mean_red_score(hourly) + 0.1
+    assert 60 <= sum(lane.lane == RED for lane in daily) <= 100  # never past five a day

@@ -34,6 +34,8 @@ def stop_one(deployed: Deployment) -> None:
     worker.stop()
 
 
+# A worker lost, added or stopped mid-stream is a fault: these run in CI's fault step (``make test-faults``).
+@pytest.mark.faults
 @pytest.mark.parametrize("fault", [kill_one, add_one, stop_one], ids=["sigkill", "fourth-joins", "sigterm"])
 def test_a_group_with_a_fault_mid_stream_raises_what_one_worker_raises(deployment, traffic, one_worker, fault):
     deployed = deployment()

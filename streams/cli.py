@@ -481,7 +481,7 @@ def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, t
 
     FILE is JSON Lines from `simulate --out` (planted patterns), or a CSV with
     --mapping whose 'fraud' label column marks the true cases. With --model,
-    each office may send 10 % of its hourly declarations to RED, and the
+    each office may send 10 % of its declarations a day to RED, and the
     lanes' scores are measured against the labels (AUC, precision at the top).
     """
     from streams.tools.evaluate import evaluate_command

@@ -84,7 +84,7 @@ class Lane:
     lane: str
     score: float
     control_sample: bool
-    # A control pick the full hour could not inspect stays GREEN/YELLOW by risk; the estimate must know.
+    # False for a control pick the full window could not inspect (demoted); the estimate must know.
     inspected: bool
 
 

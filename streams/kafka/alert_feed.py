@@ -1,4 +1,8 @@
-"""Reading ``cargo.alerts`` as its readers do: which alerts to show, the newest version of each, and a follower."""
+"""Reading ``cargo.alerts`` as its readers do: which alerts to show, the newest version of each, and a follower.
+
+The follower serves any public topic cargoguard writes (``follow_records``):
+``evaluate`` reads ``cargo.selectivity`` with it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from agents.rules.findings import SEVERITIES
 from streams.errors import TransientError
 from streams.kafka.codec import Codec
-from streams.kafka.topics import TopicNames
+from streams.kafka.topics import PUBLIC_TOPICS, TopicNames
 from streams.settings import Settings
 
 
@@ -62,11 +66,18 @@ class NewestAlerts:
 def follow_alerts(settings: Settings, from_beginning: bool = False, timeout_s: float | None = None,
                   should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
     """Yield alerts as they arrive (decoded), until ``timeout_s`` passes with none."""
+    return follow_records(settings, "alerts", from_beginning, timeout_s, should_stop)
+
+
+def follow_records(settings: Settings, key: str, from_beginning: bool = False, timeout_s: float | None = None,
+                   should_stop: Callable[[], bool] = lambda: False) -> Iterator[dict[str, Any]]:
+    """Yield the records of public topic ``key`` as they arrive (decoded), until ``timeout_s`` passes with none."""
     codec = Codec.for_settings(settings)
-    topic = TopicNames(settings).public("alerts")
+    schema = PUBLIC_TOPICS[key].schema
+    topic = TopicNames(settings).public(key)
     consumer = Consumer({
         **settings.kafka_client_config(),
-        "group.id": f"cargoguard-alerts-{uuid.uuid4().hex[:8]}",
+        "group.id": f"cargoguard-{key}-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
     })
@@ -95,6 +106,6 @@ def follow_alerts(settings: Settings, from_beginning: bool = False, timeout_s: f
                     continue
                 raise TransientError(f"reading {topic}: {error.str()}")
             last_seen = time.monotonic()
-            yield codec.decode("alert", message.value())
+            yield codec.decode(schema, message.value())
     finally:
         consumer.close()

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -50,10 +49,10 @@ from agents.risk.lanes import HOUR_MS
 from agents.rules.config import load_rule_book
 from agents.rules.exit_without_clearance import skew_ms
 from streams.errors import UserError
-from streams.kafka.codec import Codec
+from streams.kafka.alert_feed import follow_records
 from streams.kafka.embedded_broker import EmbeddedBroker, free_port
 from streams.kafka.publish import EventPublisher
-from streams.kafka.topics import TopicNames, create_topics
+from streams.kafka.topics import create_topics
 from streams.runtime.metrics import scrape_totals
 from streams.settings import Settings
 from streams.tools.alert_clock import AlertClock
@@ -184,25 +183,15 @@ def red_capacity(hourly: dict[str, float], share: float = RED_SHARE,
 
 def read_lanes(settings: Settings, expected: int, timeout_s: float) -> dict[str, dict[str, Any]]:
     """Every lane on cargo.selectivity (declaration id -> record), read until ``expected`` or a quiet spell."""
-    codec = Codec.for_settings(settings)
-    topic = TopicNames(settings).public("selectivity")
-    consumer = Consumer({**settings.kafka_client_config(), "group.id": f"evaluate-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False})
     lanes: dict[str, dict[str, Any]] = {}
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        deadline = time.monotonic() + timeout_s
-        last_new = time.monotonic()
-        while len(lanes) < expected and time.monotonic() < deadline and time.monotonic() - last_new < LANES_QUIET_S:
-            message = consumer.poll(POLL_S)
-            if message is None or message.error() is not None:
-                continue
-            record = codec.decode("selectivity", message.value())
-            lanes.setdefault(record["declaration_id"], record)
-            last_new = time.monotonic()
-    finally:
-        consumer.close()
+    deadline = time.monotonic() + timeout_s
+
+    def done() -> bool:
+        return len(lanes) >= expected or time.monotonic() >= deadline
+
+    for record in follow_records(settings, "selectivity", from_beginning=True, timeout_s=LANES_QUIET_S,
+                                 should_stop=done):
+        lanes.setdefault(record["declaration_id"], record)
     return lanes
 
 

@@ -20,6 +20,8 @@ Every LODGED declaration gets a lane: RED (physical inspection), YELLOW
   inspect when the last window's capacity is used up is demoted (RED to
   YELLOW, YELLOW to GREEN). A control pick then keeps its mark but is not
   inspected (``inspected`` False), so an estimate from the sample knows it.
+  A lane that CRITICAL rule alerts force RED is beyond the capacity and
+  outside this ranking (``agents.subjects.office``).
 
 Decisions must be made in event-time order (the caller waits for stream
 time), so the lanes do not depend on the speed or the interleaving of the

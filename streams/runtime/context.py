@@ -20,6 +20,7 @@ from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
+from agents.subjects.office import RESTATED_KEY
 from agents.subjects.routes import OFFICES
 from streams.access.users import UserDirectory
 from streams.errors import PoisonEvent
@@ -139,9 +140,13 @@ class Runtime:
         decided_at = wall_ms()
         futures: list[Awaitable[Any]] = []
         for lane in lanes:
+            restated = lane.pop(RESTATED_KEY, False)
             value = self.codec.encode("selectivity", {**lane, "decided_at": decided_at}, topic=topic_name)
             futures.append(await self.selectivity_topic.send(key=lane["declaration_id"].encode(), value=value))
-            self.metrics.lanes.labels(lane["office_code"], lane["lane"], str(lane["control_sample"]).lower()).inc()
+            if not restated:
+                self.metrics.lanes.labels(lane["office_code"], lane["lane"], str(lane["control_sample"]).lower()).inc()
+            if lane["alert_ids"]:
+                self.metrics.lanes_forced.labels(lane["office_code"]).inc()
         return futures
 
     async def send_dead_letter(self, feed: str, message: Any, error: PoisonEvent,

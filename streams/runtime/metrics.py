@@ -98,6 +98,11 @@ class Metrics:
         self.lanes = Counter(
             "cargoguard_lanes_total", "Selectivity lanes decided, per office, lane and control-sample flag.",
             ["office_code", "lane", "control_sample"], registry=r)
+        self.lanes_forced = Counter(
+            "cargoguard_lanes_forced_red_total",
+            "Selectivity records forced RED by CRITICAL rule alerts, beyond the capacity, per office: "
+            "one at the decision, or one per alert that restates a decided lane.",
+            ["office_code"], registry=r)
         self.processing_errors = Counter(
             "cargoguard_processing_errors_total",
             "Batches or events that failed unexpectedly (logged; input kept).", ["stage"],

@@ -191,7 +191,7 @@ def read_lanes(settings: Settings, expected: int, timeout_s: float) -> dict[str,
 
     for record in follow_records(settings, "selectivity", from_beginning=True, timeout_s=LANES_QUIET_S,
                                  should_stop=done):
-        lanes.setdefault(record["declaration_id"], record)
+        lanes[record["declaration_id"]] = record  # the last: a lane restated RED replaces its first
     return lanes
 
 

@@ -3,8 +3,9 @@
 The lanes the workers write are the lanes ``agents.risk.lanes`` gives the
 scores in event-time order, office by office: no hour holds more RED
 lanes than the office's capacity, and the result does not depend on which
-input partition was read first. A newer model file is taken without a
-restart.
+input partition was read first. A CRITICAL watchlist hit forces its
+declaration's lane RED beyond the capacity. A newer model file is taken
+without a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pytest
 
 from agents.risk.lanes import HOUR_MS, RED, Capacity, OfficeLanes
 from agents.risk.model import RiskModel, train
+from agents.rules.watchlist_hit import WatchEntry
+from streams.runtime.control import add_watch_entry
 from tests.builders import RISKY_IMPORTERS, T0, inspected
 from tests.conftest import Deployment
 
@@ -46,14 +49,22 @@ def lodged(count: int, start_ms: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
-def read_lanes(deployed: Deployment, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The selectivity record of each of ``ids`` (a redelivered copy must repeat its decision)."""
-    records = deployed.read_topic("selectivity", "selectivity",
-                                  until=lambda seen: ids <= {r["declaration_id"] for r in seen}, timeout_s=90)
+def read_lanes(deployed: Deployment, ids: set[str], forced: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
+    """The last selectivity record of each of ``ids``, once those in ``forced`` carry a CRITICAL alert.
+
+    A redelivered copy must repeat its decision; a later record may only restate it RED for an alert.
+    """
+    def complete(seen: list[dict[str, Any]]) -> bool:
+        return ids <= {r["declaration_id"] for r in seen} and \
+            forced <= {r["declaration_id"] for r in seen if r["alert_ids"]}
+
+    records = deployed.read_topic("selectivity", "selectivity", until=complete, timeout_s=90)
     by_id: dict[str, dict[str, Any]] = {}
     for record in records:
         first = by_id.setdefault(record["declaration_id"], record)
-        assert (first["lane"], first["score"]) == (record["lane"], record["score"]), record
+        assert first["score"] == record["score"], record
+        assert first["lane"] == record["lane"] or (record["lane"] == RED and record["alert_ids"]), record
+        by_id[record["declaration_id"]] = record
     return {d: r for d, r in by_id.items() if d in ids}
 
 
@@ -67,31 +78,45 @@ def test_two_workers_give_every_lodged_declaration_a_lane_within_capacity_and_ta
                                                      for office, c in CAPACITY.items()})
     workers = deployed.start_workers(2)
     declarations = lodged(360, T0, seed=2)
+    # A CRITICAL watchlist entry on one importer forces its declarations RED, beyond the capacity.
+    watched = declarations[5]["importer_id"]
+    add_watch_entry(deployed.settings, WatchEntry(entry_id="W-1", subject_type="IMPORTER", value=watched,
+                                                  severity="CRITICAL", reason="test", added_at=T0))
+    for worker in workers:
+        worker.wait_metric("cargoguard_watchlist_entries", lambda entries: entries == 1)
+    forced = frozenset(r["declaration_id"] for r in declarations if r["importer_id"] == watched)
     amended = [{**record, "action": "AMENDED", "event_id": f"{record['event_id']}-a",
                 "event_time": record["event_time"] + 30_000} for record in declarations[::10]]
     deployed.publish([("declaration", record)
                       for record in sorted(declarations + amended, key=lambda r: r["event_time"])])
-    lanes = read_lanes(deployed, {record["declaration_id"] for record in declarations})
+    lanes = read_lanes(deployed, {record["declaration_id"] for record in declarations}, forced)
 
     assert len(lanes) == len(declarations)  # one lane per LODGED declaration, none for an amendment
     assert {lane["model_version"] for lane in lanes.values()} == {first.version}
     by_office: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for lane in lanes.values():
         by_office[lane["office_code"]].append(lane)
+    overridden = 0  # forced lanes the risk alone would not have made RED
     for office, decided in by_office.items():
         decided.sort(key=lambda lane: (lane["event_time"], lane["declaration_id"]))
         # The same lanes as deciding the same scores in event-time order, one declaration after another.
         replayed = OfficeLanes()
         expected = [replayed.decide(lane["declaration_id"], millis(lane["event_time"]),
                                     lane["score"], CAPACITY[office], CONTROL_RATE) for lane in decided]
+        # A forced lane is RED and inspected, whatever its risk lane; it takes none of the capacity.
         assert [(lane["lane"], lane["control_sample"], lane["inspected"]) for lane in decided] == \
-            [(lane.lane, lane.control_sample, lane.inspected) for lane in expected]
-        reds = sorted(millis(lane["event_time"]) for lane in decided if lane["lane"] == RED)
+            [(RED, lane.control_sample, True) if lane.declaration_id in forced
+             else (lane.lane, lane.control_sample, lane.inspected) for lane in expected]
+        assert all(bool(lane["alert_ids"]) == (lane["declaration_id"] in forced) for lane in decided)
+        overridden += sum(lane.declaration_id in forced and lane.lane != RED for lane in expected)
+        reds = sorted(millis(lane["event_time"]) for lane in decided if lane["lane"] == RED and not lane["alert_ids"])
         assert all(sum(start <= t < start + HOUR_MS for t in reds) <= CAPACITY[office].red
                    for start in reds)
         assert any(lane["lane"] == RED and not lane["control_sample"] for lane in decided)
+    assert overridden > 0, sorted(forced)
     # A RED lane the risk chose says why (a control pick's score may have nothing that raised it); no other does.
-    chosen = [lane for lane in lanes.values() if lane["lane"] == RED and not lane["control_sample"]]
+    chosen = [lane for lane in lanes.values() if lane["lane"] == RED and not (lane["control_sample"]
+                                                                              or lane["alert_ids"])]
     assert all(lane["reasons"] for lane in chosen), [lane for lane in chosen if not lane["reasons"]][:3]
     assert not any(lane["reasons"] for lane in lanes.values() if lane["lane"] != RED)
     importer = {record["declaration_id"]: record["importer_id"] for record in declarations}

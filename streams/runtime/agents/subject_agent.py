@@ -35,7 +35,7 @@ from faust.types import TP
 
 from agents.subjects import office
 from agents.subjects.common import Context, Outcome, RoutedEvent
-from agents.subjects.routes import SCORING, resting_kinds
+from agents.subjects.routes import OFFICES, SCORING, resting_kinds
 from streams.errors import ProcessingFailed
 from streams.runtime.alert_versions import new_versions, to_scoring
 from streams.runtime.context import Runtime, settle
@@ -432,14 +432,17 @@ class SubjectAgent(Generic[S]):
                 # TreeSHAP takes tens of ms a declaration: in a thread, the event loop (heartbeats) free.
                 await asyncio.to_thread(office.explain, outcome.lanes, runtime.risk.current)
                 stage.alert_sends.extend(await runtime.send_lanes(outcome.lanes))
+            onward = outcome.forwards
             if self.kind.final:
                 to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
                 if to_send:
                     stage.alert_sends.extend(await runtime.send_alerts(to_send))
+                    if OFFICES in runtime.active_kinds:  # CRITICAL alerts force lanes RED
+                        onward = [*onward, *office.critical_forwards(finding for finding, _ in to_send)]
             else:
                 for history, kind, fields in to_scoring(outcome.findings, state.raised):
                     forwards.setdefault(SCORING, Outbox(self.partitions)).add(history, kind, fields)
-            for forward in outcome.forwards:
+            for forward in onward:
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(
                     forward.key, forward.kind, forward.event)
             if stage.timers.set(key, outcome.next_due):

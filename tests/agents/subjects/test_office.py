@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from agents.risk.lanes import Capacity, LanePolicy, OfficeLanes
 from agents.rules.config import load_rule_book
+from agents.rules.findings import Finding
 from agents.subjects import office
 from agents.subjects.common import Context
 from tests.builders import MINUTE, T0
@@ -46,3 +48,74 @@ def test_an_office_state_survives_its_stored_form():
     state, _ = office.process(None, "VNSGN01", [lodged(n, n / 10) for n in range(5)], context(T0 + 2 * MINUTE))
     again = office.OfficeState.from_doc(orjson.loads(orjson.dumps(state)))
     assert again == state
+
+
+def critical(alert_id: str, *declaration_ids: str, minute: int = 0) -> tuple[str, dict[str, Any]]:
+    return (office.CRITICAL_ALERT, {"alert_id": alert_id, "declaration_ids": list(declaration_ids),
+                                    "event_time": T0 + minute * MINUTE})
+
+
+def last_records(*outcomes: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The last record per declaration, as a compacted topic keeps it (reasons aside: see the module)."""
+    return {record["declaration_id"]: {k: v for k, v in record.items() if k not in ("reasons", office.FEATURES_KEY,
+                                                                                    office.RESTATED_KEY)}
+            for records in outcomes for record in records}
+
+
+def test_a_critical_alert_forces_red_beyond_capacity_whether_it_comes_before_or_after_the_decision():
+    events = [lodged(n, score=n / 10) for n in range(6)]
+    plain = office.process(None, "VNSGN01", events, context(T0 + 9 * MINUTE))[1].lanes
+    chosen = next(lane["declaration_id"] for lane in plain if lane["lane"] != "RED")
+
+    # Before: the alert waits for its declaration, which is decided RED with it.
+    state, outcome = office.process(None, "VNSGN01", [critical("A1", chosen)], context(None))
+    assert outcome.lanes == []
+    state, outcome = office.process(state, "VNSGN01", events, context(T0 + 9 * MINUTE))
+    before = last_records(outcome.lanes)
+    assert before[chosen]["lane"] == "RED" and before[chosen]["inspected"] and before[chosen]["alert_ids"] == ["A1"]
+    # The risk lanes of the others are unchanged: a forced lane takes no capacity.
+    assert {d: r for d, r in before.items() if d != chosen} == \
+        {d: r for d, r in last_records(plain).items() if d != chosen}
+    assert sum(r["lane"] == "RED" for r in before.values()) == POLICY.capacity_of("VNSGN01").red + 1
+
+    # After: the decided lane is restated RED under the same key; a redelivered alert changes nothing.
+    state, decided = office.process(None, "VNSGN01", events, context(T0 + 9 * MINUTE))
+    state, restated = office.process(state, "VNSGN01", [critical("A1", chosen)], context(T0 + 9 * MINUTE))
+    assert [r["declaration_id"] for r in restated.lanes] == [chosen] and restated.lanes[0][office.RESTATED_KEY]
+    assert last_records(decided.lanes, restated.lanes) == before
+    state, again = office.process(state, "VNSGN01", [critical("A1", chosen)], context(T0 + 10 * MINUTE))
+    assert again.lanes == []
+    # A second alert restates it again with both ids, and the memory survives the stored form.
+    state = office.OfficeState.from_doc(orjson.loads(orjson.dumps(state)))
+    _, second = office.process(state, "VNSGN01", [critical("A0", chosen, "D9")], context(T0 + 10 * MINUTE))
+    assert [(r["declaration_id"], r["alert_ids"]) for r in second.lanes] == [(chosen, ["A0", "A1"])]
+
+
+def test_critical_alerts_are_forgotten_an_hour_behind_stream_time_unless_their_declaration_waits():
+    alerts = [critical("A1", "D0"), critical("A2", "D99"), critical("A3", "D200")]
+    state, _ = office.process(None, "VNSGN01", alerts, context(T0))
+    state, _ = office.process(state, "VNSGN01", [lodged(0, 0.1), lodged(200, 0.1)], context(None))
+    state, _ = office.process(state, "VNSGN01", [], context(T0 + office.DECIDED_MEMORY_MS + MINUTE))
+    assert set(state.critical) == {"D200"} and state.decided == {}
+    _, outcome = office.process(state, "VNSGN01", [], context(T0 + 200 * MINUTE))
+    assert [(r["declaration_id"], r["lane"], r["alert_ids"]) for r in outcome.lanes] == [("D200", "RED", ["A3"])]
+
+
+def test_only_critical_alerts_naming_declarations_go_to_the_offices():
+    finding = Finding(rule_id="WATCHLIST_HIT", identity="x", severity="CRITICAL", subject_type="IMPORTER",
+                      subject_id="IMP-1", office_code="VNSGN01", event_time=T0, window_start=T0,
+                      explanation="", evidence=(), trigger_event_ids=("e1",), declaration_ids=("D1",))
+    forwards = office.critical_forwards([finding, replace(finding, severity="HIGH"),
+                                         replace(finding, identity="y", declaration_ids=())])
+    assert [(f.subject_kind, f.key, f.kind, f.event["declaration_ids"]) for f in forwards] == \
+        [("offices", "VNSGN01", office.CRITICAL_ALERT, ["D1"])]
+    assert forwards[0].event["alert_id"] == finding.alert_id
+
+
+def test_a_version_1_state_is_read_and_ignores_redeliveries():
+    doc = {"office_code": "VNSGN01", "lanes": {"arrivals": [T0], "reds": [], "yellows": [], "recent": [0.1],
+                                               "first_seen": T0},
+           "pending": [], "decided": {"D0": T0}, "raised": {}, "v": 1}
+    state = office.OfficeState.from_doc(doc)
+    state, outcome = office.process(state, "VNSGN01", [lodged(0, 0.1), critical("A1", "D0")], context(T0))
+    assert outcome.lanes == [] and state.critical["D0"][1] == ["A1"]

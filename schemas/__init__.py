@@ -26,6 +26,7 @@ SCHEMA_NAMES = (
     "case_action",
     "inspection_result",
     "selectivity",
+    "lane_capacity",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

@@ -331,6 +331,57 @@ def watchlist_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.group()
+def capacity() -> None:
+    """Show and change offices' inspection capacities at run time (cargo.lane-capacity; workers apply them live)."""
+
+
+@capacity.command("show")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per office.")
+@click.pass_context
+def capacity_show(ctx: click.Context, as_json: bool) -> None:
+    """Every office's capacity as the workers apply it ('*': the offices not named)."""
+    from streams.runtime.capacity import EVERY_OFFICE, current_policy
+
+    policy = current_policy(settings_from(ctx))
+    for office_code, limit in [*sorted(policy.capacities.items()), (EVERY_OFFICE, policy.default)]:
+        if as_json:
+            click.echo(json.dumps({"office_code": office_code, "red": limit.red, "yellow": limit.yellow,
+                                   "window_seconds": limit.window_ms / 1000}, sort_keys=True))
+        else:
+            click.echo(f"{office_code:12} red {limit.red:<5} yellow {limit.yellow:<5} "
+                       f"per {limit.window_ms / 3_600_000:g} h")
+
+
+@capacity.command("set")
+@click.argument("office_code")
+@click.option("--red", type=click.IntRange(min=0), required=True, help="Physical inspections per window.")
+@click.option("--yellow", type=click.IntRange(min=0), required=True, help="Document checks per window.")
+@click.option("--window-hours", type=click.FloatRange(min=0, min_open=True),
+              help="The window of event time (default: CARGOGUARD_LANE_WINDOW_S).")
+@click.option("--by", "updated_by", help="Who makes the change (recorded with it).")
+@click.pass_context
+def capacity_set(ctx: click.Context, office_code: str, red: int, yellow: int, window_hours: float | None,
+                 updated_by: str | None) -> None:
+    """Change what an office can inspect, e.g. ``capacity set 040 --red 30 --yellow 60`` ('*': the default)."""
+    from streams.runtime.capacity import set_capacity
+
+    window_s = None if window_hours is None else window_hours * 3600
+    limit = set_capacity(settings_from(ctx), office_code, red, yellow, window_s, updated_by)
+    click.echo(f"office {office_code}: red {limit.red}, yellow {limit.yellow} per {limit.window_ms / 3_600_000:g} h")
+
+
+@capacity.command("reset")
+@click.argument("office_code")
+@click.pass_context
+def capacity_reset(ctx: click.Context, office_code: str) -> None:
+    """Drop an office's run-time capacity: the settings' applies again."""
+    from streams.runtime.capacity import reset_capacity
+
+    reset_capacity(settings_from(ctx), office_code)
+    click.echo(f"office {office_code} is back at the settings' capacity")
+
+
+@cli.group()
 def outcomes() -> None:
     """Inspection outcomes on cargo.inspection-results (the control room's dispositions write them too)."""
 

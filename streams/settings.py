@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     control_sample_rate: float = Field(0.02, ge=0, le=1, description="Share of declarations drawn at random "
                                                                      "for inspection, whatever their score.")
     lane_capacity: dict[str, tuple[int, int]] = Field(
-        default_factory=dict, description='Red and yellow checks per hour by office, as JSON: {"040": [30, 60]}.')
+        default_factory=dict, description='Red and yellow checks per window by office, as JSON: {"040": [30, 60]}.')
     default_lane_capacity: tuple[int, int] = Field(
-        (20, 40), description="Red and yellow checks per hour of an office not named in lane_capacity.")
+        (20, 40), description="Red and yellow checks per window of an office not named in lane_capacity.")
     # Capacities count per this window of event time: an hour, or a shift or a
     # day for offices too sparse to express their share in whole checks an hour.
     lane_window_s: float = Field(3600.0, gt=0, description="The window of event time capacities count over.")

@@ -41,6 +41,7 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "case_actions": TopicSpec("case-actions", "case_id", "case_action"),
     "inspection_results": TopicSpec("inspection-results", "declaration_id", "inspection_result"),
     "selectivity": TopicSpec("selectivity", "declaration_id", "selectivity"),
+    "lane_capacity": TopicSpec("lane-capacity", "office_code", "lane_capacity", compacted=True),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

@@ -19,6 +19,7 @@ from streams import web
 from streams.kafka.codec import Codec
 from streams.runtime import stores
 from streams.runtime.agents import router, subjects
+from streams.runtime.capacity import lane_policy
 from streams.runtime.context import RuleHolder, Runtime
 from streams.runtime.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime.risk import follow_model_file
@@ -154,12 +155,13 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
 
 
 def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
-    """Read the rules, the watchlist and the users whole now, and follow them while the worker runs."""
+    """Read the rules, the watchlist, the users and the capacities whole now, and follow them while the worker runs."""
     settings = runtime.settings
     holder = runtime.rules
     rules = read_compacted(settings, "rules", runtime.codec)
     watch = read_compacted(settings, "watchlist", runtime.codec)
     users = read_compacted(settings, "users", runtime.codec)
+    capacity = read_compacted(settings, "lane_capacity", runtime.codec)
     for username, record in users.records.items():
         runtime.users.apply(username, record)
     rule_records = dict(rules.records)
@@ -182,8 +184,16 @@ def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
             runtime.watchlist.put(WatchEntry.from_record(record))
         runtime.metrics.watchlist_entries.set(len(runtime.watchlist.entries))
 
+    capacity_records = dict(capacity.records)
+
+    def apply_capacity(office_code: str, record: dict[str, Any] | None) -> None:
+        capacity_records[office_code] = record
+        runtime.set_lane_policy(lane_policy(settings, capacity_records))
+        log.info("office %s capacity now %s", office_code, runtime.lane_policy.capacity_of(office_code))
+
     holder.current = rule_book_from(holder.defaults, rule_records)
     show_rules()
+    runtime.set_lane_policy(lane_policy(settings, capacity_records))
     for entry_id, record in watch.records.items():
         apply_watch(entry_id, record)
     credentials = follower_credentials(app.conf)
@@ -194,12 +204,15 @@ def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:
                         runtime.refuse_followed("watchlist")),
         ControlFollower(settings, "users", users.next_offsets, runtime.codec, credentials, runtime.users.apply,
                         runtime.refuse_followed("users")),
+        ControlFollower(settings, "lane_capacity", capacity.next_offsets, runtime.codec, credentials,
+                        apply_capacity, runtime.refuse_followed("lane_capacity")),
     ]
 
     @app.task
     async def follow_control() -> None:
-        """Dead-letter what the start-up read skipped; apply rule, watchlist and user changes as they arrive."""
-        for feed, refused in (("rules", rules.refused), ("watchlist", watch.refused), ("users", users.refused)):
+        """Dead-letter what the start-up read skipped; apply rule, watchlist, user and capacity changes as they come."""
+        for feed, refused in (("rules", rules.refused), ("watchlist", watch.refused), ("users", users.refused),
+                              ("lane_capacity", capacity.refused)):
             for record in refused:
                 await runtime.refuse_followed(feed)(record, record.error)
         await asyncio.gather(*(follower.run() for follower in followers))

@@ -28,9 +28,10 @@ from streams.kafka.codec import Codec
 from streams.kafka.dead_letters import dead_letter_record
 from streams.kafka.topics import INTERNAL_TOPICS, TopicNames
 from streams.runtime.alert_versions import alert_record
+from streams.runtime.capacity import EVERY_OFFICE, lane_policy
 from streams.runtime.metrics import Metrics
 from streams.runtime.once_per_cause import OncePerCause
-from streams.runtime.risk import RiskHolder, lane_policy
+from streams.runtime.risk import RiskHolder
 from streams.runtime.routed_batches import encode_batch
 from streams.runtime.staged_table import ChangelogWriter
 from streams.runtime.stream_time import wall_ms
@@ -101,6 +102,15 @@ class Runtime:
                 replicas=settings.replication_factor, key_serializer="raw", value_serializer="raw",
             )
         return runtime
+
+    def set_lane_policy(self, policy: LanePolicy) -> None:
+        """Put capacities in force (from the settings and ``cargo.lane-capacity``) and show them as metrics."""
+        self.lane_policy = policy
+        gauge = self.metrics.lane_capacity
+        gauge.clear()
+        for office_code, capacity in [*policy.capacities.items(), (EVERY_OFFICE, policy.default)]:
+            gauge.labels(office_code, "RED").set(capacity.red)
+            gauge.labels(office_code, "YELLOW").set(capacity.yellow)
 
     @property
     def active_kinds(self) -> tuple[str, ...]:

@@ -98,6 +98,9 @@ class Metrics:
         self.lanes = Counter(
             "cargoguard_lanes_total", "Selectivity lanes decided, per office, lane and control-sample flag.",
             ["office_code", "lane", "control_sample"], registry=r)
+        self.lane_capacity = Gauge(
+            "cargoguard_lane_capacity", "Checks an office can make per window, by lane (office '*': the default).",
+            ["office_code", "lane"], registry=r)
         self.lanes_forced = Counter(
             "cargoguard_lanes_forced_red_total",
             "Selectivity records forced RED by CRITICAL rule alerts, beyond the capacity, per office: "

@@ -15,19 +15,11 @@ from pathlib import Path
 
 import faust
 
-from agents.risk.lanes import Capacity, LanePolicy
 from agents.risk.model import ModelFileError, RiskModel
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def lane_policy(settings: Settings) -> LanePolicy:
-    """The offices' capacities and the control sample's rate, from the settings."""
-    window_ms = int(settings.lane_window_s * 1000)
-    return LanePolicy({office: Capacity(*pair, window_ms) for office, pair in settings.lane_capacity.items()},
-                      Capacity(*settings.default_lane_capacity, window_ms), settings.control_sample_rate)
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

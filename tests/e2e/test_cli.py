@@ -177,3 +177,27 @@ def test_outcomes_import_publishes_one_result_per_labelled_kcs_row(deployment, t
     assert sorted((r["declaration_id"], r["result"], r["infraction_kind"], r["source"]) for r in results) == [
         ("41256141", "NO_INFRACTION", None, "import:kcs"), ("41256142", "INFRACTION", "FRAUD", "import:kcs"),
         ("41256143", "INFRACTION", "CRITICAL_FRAUD", "import:kcs")]
+
+
+def test_capacities_are_set_shown_and_reset(deployment):
+    deployed = deployment(lane_capacity={"VNHPH01": (2, 4)}, default_lane_capacity=(20, 40))
+
+    def capacity(*args):
+        return cargoguard("capacity", *args, settings=deployed.settings, timeout=60)
+
+    def shown():
+        listed = capacity("show", "--json")
+        assert listed.returncode == 0, listed.stderr
+        return {r["office_code"]: (r["red"], r["yellow"], r["window_seconds"])
+                for r in map(json.loads, listed.stdout.splitlines())}
+
+    assert shown() == {"VNHPH01": (2, 4, 3600.0), "*": (20, 40, 3600.0)}
+    changed = capacity("set", "VNHPH01", "--red", "0", "--yellow", "1", "--window-hours", "8", "--by", "chief")
+    assert changed.returncode == 0 and "office VNHPH01: red 0, yellow 1 per 8 h" in changed.stdout, changed.stderr
+    assert capacity("set", "*", "--red", "5", "--yellow", "6").returncode == 0
+    assert shown() == {"VNHPH01": (0, 1, 28800.0), "*": (5, 6, 3600.0)}
+    refused = capacity("set", "VNSGN01", "--red", "-1", "--yellow", "0")
+    assert refused.returncode != 0 and "-1" in refused.stderr
+    assert capacity("reset", "VNHPH01").returncode == 0
+    assert shown() == {"VNHPH01": (2, 4, 3600.0), "*": (5, 6, 3600.0)}
+    assert "has no run-time capacity" in capacity("reset", "VNHPH01").stderr

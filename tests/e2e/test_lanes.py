@@ -4,8 +4,8 @@ The lanes the workers write are the lanes ``agents.risk.lanes`` gives the
 scores in event-time order, office by office: no hour holds more RED
 lanes than the office's capacity, and the result does not depend on which
 input partition was read first. A CRITICAL watchlist hit forces its
-declaration's lane RED beyond the capacity. A newer model file is taken
-without a restart.
+declaration's lane RED beyond the capacity. A newer model file and a
+capacity changed at run time are taken without a restart.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from agents.risk.lanes import HOUR_MS, RED, Capacity, OfficeLanes
 from agents.risk.model import RiskModel, train
 from agents.rules.watchlist_hit import WatchEntry
+from streams.runtime.capacity import set_capacity
 from streams.runtime.control import add_watch_entry
 from tests.builders import RISKY_IMPORTERS, T0, inspected
 from tests.conftest import Deployment
@@ -130,8 +131,17 @@ def test_two_workers_give_every_lodged_declaration_a_lane_within_capacity_and_ta
     assert second.version != first.version
     for worker in workers:
         worker.wait_metric("cargoguard_risk_model_loaded", lambda v: v == 1, version=second.version)
+    # So is a capacity changed at run time: an office that can inspect nothing sends everything GREEN.
+    set_capacity(deployed.settings, "VNHPH01", red=0, yellow=0)
+    for worker in workers:
+        worker.wait_metric("cargoguard_lane_capacity", lambda v: v == 0, office_code="VNHPH01", lane="RED")
     later = lodged(30, T0 + 7 * HOUR_MS, seed=4)
     deployed.publish([("declaration", record) for record in later])
-    newer = read_lanes(deployed, {record["declaration_id"] for record in later})
+    newer = read_lanes(deployed, {record["declaration_id"] for record in later},
+                       frozenset(r["declaration_id"] for r in later if r["importer_id"] == watched))
     assert {lane["model_version"] for lane in newer.values()} == {second.version}
+    closed = [lane for lane in newer.values() if lane["office_code"] == "VNHPH01" and not lane["alert_ids"]]
+    assert closed and {lane["lane"] for lane in closed} == {"GREEN"}
+    assert any(lane["lane"] == RED and not lane["alert_ids"] for lane in newer.values()
+               if lane["office_code"] == "VNSGN01")
     assert [worker.process.pid for worker in deployed.live_workers] == pids

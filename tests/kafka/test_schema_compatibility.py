@@ -127,6 +127,7 @@ PUBLISHED_FINGERPRINTS = {
     "case": ["01ecefc999d7dac1"],
     "inspection_result": ["b6f9d7914d0d3a5a"],
     "selectivity": ["c469cd66cbc82afa"],
+    "lane_capacity": ["7a2fb4637a3e504f"],
 }
 
 

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     app_id: str = Field("cargoguard", description="Faust app id = consumer group id.")
     data_dir: Path = Field(Path(".cargoguard"), description="RocksDB state and worker files.")
     store: Literal["rocksdb", "memory"] = Field("rocksdb", description="Faust table store.")
+    rocksdb_memory_mb: int = Field(128, ge=8, description="Block cache and memtables of every RocksDB table, together.")
     web_host: str = Field("127.0.0.1", description="Interface the worker's web server binds to.")
     web_port: int = Field(6066, ge=0, le=65535)
     # The control room asks the worker holding a shipment's state for its

@@ -103,6 +103,7 @@ def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | No
 
 def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     """Build the Faust app of a cargoguard worker, with every agent registered."""
+    stores.bound_rocksdb_memory(settings.rocksdb_memory_mb)
     app = CargoguardApp(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],

@@ -21,7 +21,7 @@ grace period. This store closes each database directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import rocksdict
 from faust.stores import STORES, memory, rocksdb
@@ -41,8 +41,61 @@ class BulkStore(Protocol):
         """Store ``changes`` (None deletes a key), which the changelog holds up to ``offset``."""
 
 
+# Each memtable, at most: small enough that the shared budget holds one for every database.
+MEMTABLE_BYTES = 8 * 1024 * 1024
+# The share of the budget memtables may take before RocksDB flushes the largest.
+MEMTABLE_SHARE = 0.5
+
+
+class SharedMemory:
+    """One block cache for every database of the process, with the memtables charged to it."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.cache = rocksdict.Cache(budget_bytes)
+        self.write_buffers = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+            int(budget_bytes * MEMTABLE_SHARE), False, self.cache)
+
+
+_shared_memory: SharedMemory | None = None
+
+
+def bound_rocksdb_memory(budget_mb: int) -> None:
+    """Bound what every RocksDB database opened from now on may hold in memory, together."""
+    global _shared_memory
+    _shared_memory = SharedMemory(budget_mb * 1024 * 1024)
+
+
+def shared_memory() -> SharedMemory | None:
+    """The budget the databases opened now share (None: Faust's own memory per database)."""
+    return _shared_memory
+
+
+class BoundedOptions(rocksdb.RocksDBOptions):
+    """Faust's RocksDB options (rocksdict), with the process's shared cache and memtable budget."""
+
+    def as_options(self) -> Any:
+        """Options as Faust builds them, then the shared cache in place of a cache per database."""
+        options = super().as_options()
+        if _shared_memory is None:
+            return options
+        options.set_write_buffer_size(MEMTABLE_BYTES)
+        options.set_write_buffer_manager(_shared_memory.write_buffers)
+        table = rocksdict.BlockBasedOptions()
+        table.set_bloom_filter(self.bloom_filter_size, block_based=True)
+        table.set_block_cache(_shared_memory.cache)
+        # Index and filter blocks count in the cache too, or they grow with the files beside it.
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
+        options.set_block_based_table_factory(table)
+        return options
+
+
 class RocksDBStore(rocksdb.Store):
     """RocksDB store with direct reads, atomic bulk writes and a ``stop`` that closes each database."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rocksdb_options = BoundedOptions(**(self.options or {}), use_rocksdict=True)
 
     def read(self, partition: int, key: bytes) -> bytes | None:
         """Read ``key`` from the partition's database."""

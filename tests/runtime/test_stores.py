@@ -50,3 +50,19 @@ def test_read_finds_what_apply_changes_stored(store, tmp_path):
     assert data.read(1, b"a") == b"1"
     assert data.read(1, b"b") is None
     assert data.read(1, b"never") is None
+
+
+def test_rocksdb_tables_share_one_memory_budget(tmp_path):
+    # 40 MiB written across two tables' partitions: Faust's defaults would hold it all in
+    # memtables (64 MiB each); under a 16 MiB budget a flush follows the write that passes the
+    # memtables' share (a soft limit), so they stay within the budget.
+    stores.bound_rocksdb_memory(16)
+    budget = stores.shared_memory()
+    assert budget is not None
+    tables = [_table(stores.ROCKSDB_SCHEME, tmp_path / name) for name in ("one", "two")]
+    value = bytes(1024) * 10
+    for n in range(4_000):
+        tables[n % 2].data.apply_changes(n % 4 // 2, {f"key-{n}".encode(): value}, n)
+    assert 0 < budget.write_buffers.get_usage() <= 16 * 1024 * 1024
+    assert budget.cache.get_usage() <= 16 * 1024 * 1024
+    assert tables[1].data.read(1, b"key-3") == value

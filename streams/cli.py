@@ -525,19 +525,22 @@ def bench(ctx: click.Context, events: int, seed: int, as_json: bool, only_rules:
               help="Workers in the consumer group that processes the file.")
 @click.option("--model", type=click.Path(path_type=Path),
               help="Load this risk model in the workers and measure the lanes they write (a labelled CSV).")
+@click.option("--lane-window-days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True,
+              help="With --model: the window each office's capacity (10 % of its declarations) counts over.")
 @click.pass_context
 def evaluate(ctx: click.Context, file: Path, as_json: bool, plot: Path | None, timeout_s: float,
-             mapping: str | None, workers: int, model: Path | None) -> None:
+             mapping: str | None, workers: int, model: Path | None, lane_window_days: float) -> None:
     """Replay a labelled FILE on a fresh embedded broker; precision, recall, latency per rule.
 
     FILE is JSON Lines from `simulate --out` (planted patterns), or a CSV with
     --mapping whose 'fraud' label column marks the true cases. With --model,
-    each office may send 10 % of its declarations a day to RED, and the
-    lanes' scores are measured against the labels (AUC, precision at the top).
+    each office may send 10 % of its declarations to RED, counted per window
+    (a week by default), and the lanes and scores are measured against the
+    labels (AUC, precision at the top, infractions caught).
     """
     from streams.tools.evaluate import evaluate_command
 
-    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping, workers, model)
+    evaluate_command(settings_from(ctx), file, as_json, plot, timeout_s, mapping, workers, model, lane_window_days)
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:

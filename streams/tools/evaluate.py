@@ -86,10 +86,15 @@ CONTROL_WAIT_S = 30.0
 POSITIVE_LABEL = "fraud"
 # The label column that marks the gravest of them, when the mapping has one.
 CRITICAL_LABEL = "critical_fraud"
-# With --model, each office may inspect (RED) this share of the declarations it receives in a day:
-# the KCS offices get a few declarations an hour, too few to express 10 % in whole checks an hour.
+# With --model, each office may inspect (RED) this share of the declarations it receives, counted
+# per window of event time (--lane-window-days, a week by default). The KCS offices get a few
+# declarations an hour, too few to express 10 % in whole checks an hour, and a day's volume swings
+# sixtyfold from one day to the next: with a day's window most REDs go to the quiet days' mediocre
+# scores (precision 0.47 against 0.70 with a week, at the same 10 %; docs/performance-notes.md,
+# "Lane capacity window").
 RED_SHARE = 0.10
-LANE_WINDOW_S = 86_400.0
+LANE_WINDOW_DAYS = 7.0
+DAY_S = 86_400.0
 # How long to keep reading cargo.selectivity once no new lane comes (a RED lane waits for its reasons).
 LANES_QUIET_S = 30.0
 NEGATIVE_VALUES = ("", "0")
@@ -175,8 +180,8 @@ def hourly_declarations(records: list[dict[str, Any]]) -> dict[str, float]:
     return {office: count / hours for office, count in counts.items()}
 
 
-def red_capacity(hourly: dict[str, float], share: float = RED_SHARE,
-                 window_s: float = LANE_WINDOW_S) -> dict[str, tuple[int, int]]:
+def red_capacity(hourly: dict[str, float], window_s: float,
+                 share: float = RED_SHARE) -> dict[str, tuple[int, int]]:
     """Each office's capacity per window for ``share`` of its declarations in RED (at least one), none in YELLOW."""
     return {office: (max(1, math.ceil(rate * window_s / 3600 * share)), 0) for office, rate in hourly.items()}
 
@@ -196,7 +201,8 @@ def read_lanes(settings: Settings, expected: int, timeout_s: float) -> dict[str,
 
 
 def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Console,
-                   mapping: CsvMapping | None = None, workers: int = 1, model: Path | None = None) -> Evaluation:
+                   mapping: CsvMapping | None = None, workers: int = 1, model: Path | None = None,
+                   lane_window_days: float = LANE_WINDOW_DAYS) -> Evaluation:
     """Replay ``path`` through a fresh embedded broker and ``workers`` workers; score the alerts (and lanes)."""
     truth = read_truth(path, mapping)
     if model is not None and not truth.positive_declarations and not truth.declarations:
@@ -207,8 +213,9 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
         "broker": address, "app_id": f"evaluate-{uuid.uuid4().hex[:8]}", "data_dir": workdir / "data",
         "web_host": "127.0.0.1", "web_port": free_port(), "log_level": "warn", "schema_registry_url": None,
         "idle_partition_after_s": IDLE_AFTER_S,
-        "model_file": model, "lane_capacity": red_capacity(truth.hourly_declarations) if model else {},
-        "lane_window_s": LANE_WINDOW_S,
+        "model_file": model,
+        "lane_capacity": red_capacity(truth.hourly_declarations, lane_window_days * DAY_S) if model else {},
+        "lane_window_s": lane_window_days * DAY_S,
     })
     group = [run_settings] + [run_settings.model_copy(update={"web_port": free_port(),
                                                               "data_dir": workdir / f"data-{n}"})
@@ -261,7 +268,8 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
     if model is not None:
         alerted = {d for alert in alerts for d in alert["declaration_ids"]}
         try:
-            risk = lane_report(lanes, truth.positive_declarations, truth.critical_declarations, alerted)
+            risk = {"capacity": {"red_share": RED_SHARE, "window_days": lane_window_days},
+                    **lane_report(lanes, truth.positive_declarations, truth.critical_declarations, alerted)}
         except ValueError as exc:
             raise UserError(f"{exc}; is {model} a model file `cargoguard learn` wrote?") from exc
     return Evaluation(truth.events, len(alerts), latency, complete=complete, workers=workers,
@@ -469,8 +477,11 @@ def print_risk(risk: dict[str, Any], console: Console) -> None:
     shares = ", ".join(f"top {k} % {ratio(v)}" for k, v in risk["precision_at"].items())
     console.print(f"lanes of {risk['declarations']:,} declarations, scored by the workers: "
                   f"AUC {risk['auc']:.3f}; precision {shares}")
-    lanes, caught = risk["lanes"], risk["caught"]
-    console.print(f"RED {lanes['RED']:,} (precision {ratio(risk['red_precision'])}), YELLOW {lanes['YELLOW']:,}, "
+    lanes, caught, capacity = risk["lanes"], risk["caught"], risk["capacity"]
+    console.print(f"capacity: {capacity['red_share']:.0%} of each office's declarations per "
+                  f"{capacity['window_days']:g} days in RED")
+    console.print(f"RED {lanes['RED']:,} (precision {ratio(risk['red_precision'])}, "
+                  f"{ratio(risk['red_precision_by_score'])} of those the score chose), YELLOW {lanes['YELLOW']:,}, "
                   f"GREEN {lanes['GREEN']:,}; infractions caught by the lanes {caught['by_lanes']:,}, "
                   f"by as many random inspections {caught['by_random_on_average']:,} on average, "
                   f"named by the rules {caught['by_rules']:,}")
@@ -525,7 +536,8 @@ def plot_evaluation(evaluation: Evaluation, out: Path) -> None:
 
 
 def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path | None, timeout_s: float,
-                     mapping: str | None = None, workers: int = 1, model: Path | None = None) -> None:
+                     mapping: str | None = None, workers: int = 1, model: Path | None = None,
+                     lane_window_days: float = LANE_WINDOW_DAYS) -> None:
     """The command: run, then print (table or JSON) and plot."""
     if plot is not None and not plot.parent.is_dir():
         raise UserError(f"{plot}: no folder {plot.parent} to write the plot in")
@@ -533,7 +545,7 @@ def evaluate_command(settings: Settings, path: Path, as_json: bool, plot: Path |
     if model is not None and not model.is_file():
         raise UserError(f"{model}: no such model file; write one with `cargoguard learn`")
     evaluation = run_evaluation(settings, path, timeout_s, console, load_mapping(mapping) if mapping else None,
-                                workers, model)
+                                workers, model, lane_window_days)
     if as_json:
         print(json.dumps(as_dict(evaluation)))
     else:

@@ -6,7 +6,8 @@ Everything here reads the ``cargo.selectivity`` records the workers wrote
 - Ranking: AUC and precision in the top 1/5/10/20 % by score, and the share
   of the critical infractions found there (``critical_recall_at``).
 - Lanes: infractions caught by the RED lanes, beside what as many random
-  inspections would catch on average and what the rules' alerts named.
+  inspections would catch on average and what the rules' alerts named; the
+  precision of all RED lanes and of those the score chose (not control picks).
 - The control sample: its infraction rate estimates the whole file's (a
   Wilson 95 % interval), so the infractions the RED lanes missed can be
   estimated without knowing the labels, beside the true figure.
@@ -57,6 +58,8 @@ def lane_report(lanes: Mapping[str, Mapping[str, Any]], infractions: set[str], c
     red = [d for d in ids if lanes[d]["lane"] == "RED"]
     true_rate = sum(bad) / len(ids)
     caught = sum(1 for d in red if d in infractions)
+    # The control picks take RED capacity whatever their score: the score's own choice is measured apart.
+    red_by_score = [d for d in red if not lanes[d]["control_sample"]]
     control = [d for d in ids if lanes[d]["control_sample"]]
     control_bad = sum(1 for d in control if d in infractions)
     low, high = wilson(control_bad, len(control))
@@ -73,6 +76,8 @@ def lane_report(lanes: Mapping[str, Mapping[str, Any]], infractions: set[str], c
         "critical_recall_at": recall_at(scores, [d in critical for d in ids]),
         "lanes": counts,
         "red_precision": caught / len(red) if red else None,
+        "red_precision_by_score": (sum(1 for d in red_by_score if d in infractions) / len(red_by_score)
+                                   if red_by_score else None),
         "caught": {"by_lanes": caught, "by_random_on_average": round(len(red) * true_rate, 1),
                    "by_rules": len(named & infractions), "rules_named": len(named)},
         "control_sample": {"declarations": len(control), "infractions": control_bad,

@@ -127,6 +127,7 @@ def test_kcs_lanes_a_worker_wrote_are_measured_against_the_labels(tmp_path):
     rows = list(csv.DictReader(lines))
     fraud = sum(row["Fraud"] == "1" for row in rows)
     # Every declaration got its lane, and the scores the worker wrote rank the labels better than chance.
+    assert risk["capacity"] == {"red_share": 0.1, "window_days": 7.0}
     assert risk["declarations"] == KCS_ROWS and sum(risk["lanes"].values()) == KCS_ROWS
     assert risk["true_infraction_rate"] == fraud / KCS_ROWS
     assert risk["auc"] > 0.6 and risk["precision_at"]["10"] > 1.5 * risk["true_infraction_rate"]

@@ -46,6 +46,8 @@ def test_a_perfect_ranking_caught_by_red_lanes_and_estimated_from_the_control_sa
     red = [d for d, record in lanes.items() if record["lane"] == "RED"]
     assert report["lanes"]["RED"] == len(red)
     assert report["caught"]["by_lanes"] == len(set(red) & infractions)
+    # Every score-chosen RED is an infraction; the control picks bring the base rate into the RED lanes.
+    assert report["red_precision_by_score"] == 1.0 > report["red_precision"]
     assert report["caught"]["by_random_on_average"] == pytest.approx(len(red) * len(infractions) / 2_000, abs=0.1)
     missed = report["missed_infraction_rate"]
     assert missed["ci95"][0] <= missed["true"] <= missed["ci95"][1]

@@ -207,6 +207,7 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
     truth = read_truth(path, mapping)
     if model is not None and not truth.positive_declarations and not truth.declarations:
         raise UserError("--model needs a labelled CSV file (--mapping) to measure the lanes against")
+    window_s = lane_window_days * DAY_S
     workdir = Path(tempfile.mkdtemp(prefix="cargoguard-evaluate-"))
     address = f"127.0.0.1:{free_port()}"
     run_settings = settings.model_copy(update={
@@ -214,8 +215,8 @@ def run_evaluation(settings: Settings, path: Path, timeout_s: float, console: Co
         "web_host": "127.0.0.1", "web_port": free_port(), "log_level": "warn", "schema_registry_url": None,
         "idle_partition_after_s": IDLE_AFTER_S,
         "model_file": model,
-        "lane_capacity": red_capacity(truth.hourly_declarations, lane_window_days * DAY_S) if model else {},
-        "lane_window_s": lane_window_days * DAY_S,
+        "lane_capacity": red_capacity(truth.hourly_declarations, window_s) if model else {},
+        "lane_window_s": window_s,
     })
     group = [run_settings] + [run_settings.model_copy(update={"web_port": free_port(),
                                                               "data_dir": workdir / f"data-{n}"})

@@ -52,10 +52,11 @@ def test_read_finds_what_apply_changes_stored(store, tmp_path):
     assert data.read(1, b"never") is None
 
 
-def test_rocksdb_tables_share_one_memory_budget(tmp_path):
+def test_rocksdb_tables_share_one_memory_budget(tmp_path, monkeypatch):
     # 40 MiB written across two tables' partitions: Faust's defaults would hold it all in
     # memtables (64 MiB each); under a 16 MiB budget a flush follows the write that passes the
     # memtables' share (a soft limit), so they stay within the budget.
+    monkeypatch.setattr(stores, "_shared_memory", None)  # the process's budget comes back after the test
     stores.bound_rocksdb_memory(16)
     budget = stores.shared_memory()
     assert budget is not None

@@ -12,7 +12,13 @@
    from publishing the last event an alert names as trigger to reading the
    alert from the alerts topic. Exit decisions wait out the feed skew by
    design, so they are reported apart, less that skew.
-3. Memory: each worker process's peak resident set (VmHWM).
+3. Memory: each worker process's peak resident set (VmHWM), and the
+   largest worker's resident set (VmRSS) each time another 200,000 input
+   events have been routed, so a long run shows whether memory stays flat.
+4. Recovery: the workers stop; a fresh worker, with an empty state
+   directory, joins the group and restores every table from the changelogs.
+   Reported: seconds from its start to ``/ready`` and the changelog records
+   it read per second.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
@@ -67,6 +75,10 @@ LATENCY_SECONDS = 30.0
 # Live stories compressed 3600-fold: an hour of port time per second.
 LATENCY_TIME_SCALE = 3600.0
 LATENCY_DRAIN_S = 75.0
+# The resident set is sampled each time this many more input events have been routed.
+RSS_SAMPLE_EVENTS = 200_000
+# A fresh worker not ready after this long counts as a failed recovery.
+RECOVERY_TIMEOUT_S = 900.0
 COUNTERS = ("cargoguard_events_total", "cargoguard_subject_events_total", "cargoguard_alerts_total")
 
 
@@ -104,6 +116,14 @@ class BenchResult:
     cpus: int
     # The rules enabled for the run.
     rules: list[str]
+    # The largest worker's resident set (MiB) when the routed input events first
+    # reached each multiple of RSS_SAMPLE_EVENTS, and at the end of the run.
+    rss_mb_at_events: dict[int, float]
+    # A fresh worker restoring the state the run left: seconds from its start to
+    # /ready (start-up and group join included), and the changelog records read.
+    recovery_s: float | None
+    recovery_records: int
+    recovery_records_per_s: float | None
 
 
 def read_counters(url: str) -> tuple[float, float, float]:
@@ -134,12 +154,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mb(pid: int) -> float:
-    """A process's peak resident set in MiB (Linux)."""
+def _status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status (kB there) in MiB (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set in MiB (Linux)."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident set now, in MiB (Linux)."""
+    return _status_mb(pid, "VmRSS")
 
 
 def measure_latency(settings: Settings, console: Console, seed: int) -> dict[str, Any]:
@@ -230,6 +260,7 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path, co
     last_change = time.monotonic()
     last: tuple[float, float, float] | None = None
     cpu_at_first = cpu_at_last_change = (0.0, 0.0)
+    rss_at_events: dict[int, float] = {}
     quiet_s = quiet_after_s(settings)
     while True:
         for index, worker in enumerate(processes):
@@ -248,16 +279,68 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path, co
             first_routed, cpu_at_first = now, cpu
         if counters != last:
             last, last_change, cpu_at_last_change = counters, now, cpu
+        sample = int(counters[0]) // RSS_SAMPLE_EVENTS * RSS_SAMPLE_EVENTS
+        if sample and sample not in rss_at_events:
+            rss_at_events[sample] = round(max(rss_mb(worker.pid) for worker in processes), 1)
         if first_routed is not None and counters[0] >= events and now - last_change >= quiet_s:
             break
         time.sleep(METRICS_POLL_S)
     assert first_routed is not None and last is not None
     seconds = max(last_change - first_routed, METRICS_POLL_S)
     cpu_s = cpu_at_last_change[0] - cpu_at_first[0]
+    rss_at_events[int(last[0])] = round(max(rss_mb(worker.pid) for worker in processes), 1)
     return processes, {"events": events, "seconds": seconds, "events_per_s": events / seconds,
+                       "rss_mb_at_events": rss_at_events,
                        "alerts": int(last[2]), "worker_cpu_s": round(cpu_s, 2),
                        "worker_cpu_us_per_event": round(cpu_s / events * 1e6, 1),
                        "broker_cpu_s": round(cpu_at_last_change[1] - cpu_at_first[1], 2)}
+
+
+def changelog_records(settings: Settings) -> int:
+    """Records in the app's table changelogs: what a worker with no state of its own reads back."""
+    consumer = Consumer({**settings.kafka_client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False})
+    try:
+        records = 0
+        for name, topic in consumer.list_topics(timeout=10).topics.items():
+            if name.startswith(f"{settings.app_id}-") and name.endswith("-changelog"):
+                for partition in topic.partitions:
+                    low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                    records += high - low
+        return records
+    finally:
+        consumer.close()
+
+
+def measure_recovery(settings: Settings, workdir: Path, console: Console) -> dict[str, Any]:
+    """Start a worker with an empty state directory and time it to ``/ready``."""
+    records = changelog_records(settings)
+    (workdir / "recovery").mkdir()
+    console.print(f"recovery: a fresh worker restores {records:,} changelog records")
+    started = time.monotonic()
+    [(worker, metrics_url)] = start_workers(settings, 1, workdir / "recovery")
+    ready_url = metrics_url.removesuffix("/metrics") + "/ready"
+    try:
+        while True:
+            if worker.poll() is not None:
+                raise UserError(f"the recovering worker exited with {worker.returncode}; "
+                                f"see {workdir / 'recovery' / 'worker-0.log'}")
+            seconds = time.monotonic() - started
+            if seconds > RECOVERY_TIMEOUT_S:
+                console.print(f"recovery: not ready after {RECOVERY_TIMEOUT_S:.0f} s")
+                return {"recovery_s": None, "recovery_records": records, "recovery_records_per_s": None}
+            try:
+                with urllib.request.urlopen(ready_url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:  # not listening yet, or 503 (HTTPError) while it restores
+                pass
+            time.sleep(METRICS_POLL_S)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    return {"recovery_s": round(seconds, 2), "recovery_records": records,
+            "recovery_records_per_s": round(records / seconds, 1)}
 
 
 def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
@@ -295,10 +378,11 @@ def run_bench(settings: Settings, events: int, seed: int, as_json: bool,
                     worker.terminate()
                 for worker in running:
                     worker.wait(timeout=30)
+            recovery = measure_recovery(bench_settings, workdir, console)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = BenchResult(**throughput, **latency, peak_rss_mb=max(rss), workers=workers, worker_peak_rss_mb=rss,
-                         partitions=settings.partitions, cpus=os.cpu_count() or 0, rules=rules)
+    result = BenchResult(**throughput, **latency, **recovery, peak_rss_mb=max(rss), workers=workers,
+                         worker_peak_rss_mb=rss, partitions=settings.partitions, cpus=os.cpu_count() or 0, rules=rules)
     if as_json:
         print(json.dumps(asdict(result)))
     else:
@@ -328,6 +412,11 @@ def print_result(result: BenchResult) -> None:
                       f"{ms(figures['p50_ms'])} / {ms(figures['p99_ms'])}")
     table.add_row("exit decision after skew, p50", ms(result.exit_decision_delay_p50_ms))
     table.add_row("peak RSS (per worker)", ", ".join(f"{mib:,.0f} MiB" for mib in result.worker_peak_rss_mb))
+    table.add_row("RSS by events routed", ", ".join(f"{events:,}: {mib:,.0f} MiB"
+                                                    for events, mib in sorted(result.rss_mb_at_events.items())))
+    recovery = ("not ready" if result.recovery_s is None else
+                f"{result.recovery_s:,.1f} s ({result.recovery_records_per_s:,.0f} records/s)")
+    table.add_row(f"recovery of {result.recovery_records:,} changelog records", recovery)
     table.add_row("partitions / CPUs", f"{result.partitions} / {result.cpus}")
     table.add_row("rules enabled", f"{len(result.rules)}: {', '.join(result.rules)}")
     Console().print(table)

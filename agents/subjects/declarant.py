@@ -12,7 +12,10 @@ counts, what waits for stream time, the churn seen, the clusters raised)
 and one segment per hour of event time holding the declarations first seen
 in that hour. A checkpoint rewrites the head and the segments that changed,
 not eight days of declarations (measured: a platform's state had grown to
-4 MB, re-encoded and re-written every second).
+4 MB, re-encoded and re-written every second). An hour holds at most
+``SEGMENT_MAX_DECLARATIONS`` per segment; more go to further parts of the
+hour (ids ``hour.1``, ``hour.2``, ...): a platform filing 2,150 an hour had
+made a 1 MB segment, at the broker's default message limit.
 
 Segments are written before their head. A crash between the two leaves a
 head older than its segments; every version carries the head ``epoch`` it
@@ -26,7 +29,7 @@ Serialized form, version 2. Head: ``{"declarant_id": str, "pending":
 number: filings}, "churn_clusters": {anchor: [event_id]}, "surge_clusters":
 {anchor: [declaration_id]}, "pruned_day": int, "raised": {alert_id:
 [version, digest]}, "epoch": int, "segments": [segment], "v": 2}``.
-Segment (an hour number): ``{declaration_id: {"day": UTC day counted,
+Segment (an hour number, or ``hour.part``): ``{declaration_id: {"day": UTC day counted,
 "epoch": int, "versions": [VersionRecord], "filing": [event time,
 event_id, office_code] | null}}``.
 """
@@ -47,6 +50,9 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 # One segment per hour of event time: a checkpoint rewrites the hours that got versions.
 SEGMENT_MS = HOUR_MS
+# Some 500 bytes each as stored: a full segment is about a quarter of the broker's 1 MiB limit,
+# room for declarations amended many times.
+SEGMENT_MAX_DECLARATIONS = 500
 
 
 class VersionRecord(TypedDict):
@@ -106,6 +112,17 @@ class DeclarantState:
         segment_id = self.segment_of.get(declaration_id)
         return None if segment_id is None else (segment_id, self.segments[segment_id][declaration_id])
 
+    def segment_for_new(self, event_time: int) -> str:
+        """The segment a declaration first seen at ``event_time`` joins: its hour's first part with room."""
+        hour = event_time // SEGMENT_MS
+        part = 0
+        while True:
+            segment_id = str(hour) if part == 0 else f"{hour}.{part}"
+            segment = self.segments.get(segment_id)
+            if segment is None or len(segment) < SEGMENT_MAX_DECLARATIONS:
+                return segment_id
+            part += 1
+
     def add(self, segment_id: str, declaration_id: str, record: DeclarationRecord) -> None:
         """Remember a declaration in a segment."""
         self.segments.setdefault(segment_id, {})[declaration_id] = record
@@ -121,7 +138,12 @@ def head(state: DeclarantState) -> dict[str, Any]:
     return {"declarant_id": state.declarant_id, "pending": state.pending, "changes": state.changes,
             "daily": state.daily, "churn_clusters": state.churn_clusters, "surge_clusters": state.surge_clusters,
             "pruned_day": state.pruned_day, "raised": state.raised, "epoch": state.epoch,
-            "segments": sorted(state.segments, key=int), "v": STATE_VERSION}
+            "segments": sorted(state.segments, key=segment_order), "v": STATE_VERSION}
+
+
+def segment_order(segment_id: str) -> tuple[int, ...]:
+    """Sorts segment ids by hour, then part."""
+    return tuple(int(number) for number in segment_id.split("."))
 
 
 def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantState:
@@ -167,7 +189,7 @@ def from_v1(doc: dict[str, Any]) -> DeclarantState:
         pruned_day=doc["pruned_day"], raised=doc["raised"])
     for declaration_id, versions in doc["versions"].items():
         first_time = min(version["event_time"] for version in versions)
-        segment_id = str(first_time // SEGMENT_MS)
+        segment_id = state.segment_for_new(first_time)
         state.add(segment_id, declaration_id, {
             "day": day_of(first_time), "epoch": 0,
             "versions": [cast(VersionRecord, {**version, "epoch": 0}) for version in versions],
@@ -214,7 +236,7 @@ def record_version(state: DeclarantState, event: RoutedEvent, context: Context, 
     declaration_id = fields["declaration_id"]
     found = state.find(declaration_id)
     if found is None:
-        segment_id = str(fields["event_time"] // SEGMENT_MS)
+        segment_id = state.segment_for_new(fields["event_time"])
         record: DeclarationRecord = {"day": day_of(fields["event_time"]), "epoch": state.epoch,
                                      "versions": [], "filing": None}
         state.add(segment_id, declaration_id, record)

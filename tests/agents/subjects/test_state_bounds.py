@@ -1,0 +1,69 @@
+"""No subject's stored record outgrows the broker's message limit, however busy the subject.
+
+A platform declarant and a hot HS code are fed for days of event time at
+thousands of declarations an hour; every record a checkpoint would write
+(a state, or a segment of a segmented state) is measured as stored.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from agents.rules.config import load_rule_book
+from agents.subjects import declarant, hs_code
+from agents.subjects.common import Context
+from tests.builders import HOUR, MINUTE, T0, declaration
+
+RULES = load_rule_book()
+LATENESS = 600_000
+# The broker's default largest message (Kafka's message.max.bytes, 1 MiB).
+MESSAGE_LIMIT = 1024 * 1024
+STEP = 10 * MINUTE  # one batch of events per step, stream time one step behind
+
+
+def steps(days: int) -> range:
+    return range(T0, T0 + days * 24 * HOUR, STEP)
+
+
+def batch(declarant_id: str, start: int, per_hour: int, hs_code_prefix: str = "85044090") -> list[dict]:
+    count = per_hour * STEP // HOUR
+    events = []
+    for n in range(count):
+        event = declaration(declarant_id=declarant_id, event_time=start + n * STEP // count)
+        event["items"][0]["hs_code"] = hs_code_prefix
+        event["items"][0]["value_usd"] = 12_000.0 + n  # unit values differ, as real ones do
+        events.append(event)
+    return events
+
+
+def test_a_platform_declarant_filing_2400_an_hour_stays_under_the_message_limit():
+    # One 1-hour segment of 2,150 declarations had been 1 MB. A day of this is 57,600
+    # declarations; longer runs make the test slow (every batch looks for surges) for no more.
+    key, days, per_hour = "PLATFORM-1", 1, 2_400
+    state: declarant.DeclarantState | None = None
+    largest = 0
+    for start in steps(days):
+        events = [("decl", event) for event in batch(key, start, per_hour)]
+        context = Context(RULES, start - STEP, LATENESS, T0, start - STEP)
+        state, _ = declarant.process(state, key, events, context)
+        stored = [orjson.dumps(segment) for segment in declarant.take_dirty_segments(state).values()
+                  if segment is not None]
+        largest = max([largest, len(orjson.dumps(declarant.head(state))), *map(len, stored)])
+    assert state is not None
+    assert len(state.segment_of) == days * 24 * per_hour  # every one is remembered (for eight days)
+    assert largest < MESSAGE_LIMIT / 2, largest
+
+
+def test_a_hot_hs_code_judged_for_days_stays_small_and_does_not_grow():
+    key, days, per_hour = "850440", 3, 1_000
+    state: hs_code.HsCodeState | None = None
+    sizes = []
+    for start in steps(days):
+        lines = [("line", hs_code.priced_lines(event)[key]) for event in batch("DCL-H", start, per_hour)]
+        context = Context(RULES, start - STEP, LATENESS, T0, start - STEP)
+        state, _ = hs_code.process(state, key, lines, context)
+        sizes.append(len(orjson.dumps(state)))
+    steps_a_day = 24 * HOUR // STEP
+    assert max(sizes) < MESSAGE_LIMIT / 2, max(sizes)
+    # The learned sample is full within the first day; the last day holds no more than the first.
+    assert max(sizes[-steps_a_day:]) <= max(sizes[:steps_a_day]) * 1.05

@@ -22,6 +22,7 @@ from streams.runtime.agents import router, subjects
 from streams.runtime.capacity import lane_policy
 from streams.runtime.context import RuleHolder, Runtime
 from streams.runtime.control import ControlFollower, read_compacted, rule_book_from
+from streams.runtime.recovery import TableManager
 from streams.runtime.risk import follow_model_file
 from streams.runtime.topic_follower import follower_credentials
 from streams.runtime.transport import BatchSubscriber, Transport
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         broker_commit_interval=settings.commit_interval_s,
         broker_max_poll_records=settings.max_poll_records,
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
+        TableManager=TableManager,
         # Faust's Cython fast paths run only when asked for.
         cython_optimizations=True,
         # Exactly-once needs Kafka transactions, which the embedded broker lacks;

@@ -120,7 +120,7 @@ class BenchResult:
     # reached each multiple of RSS_SAMPLE_EVENTS, and at the end of the run.
     rss_mb_at_events: dict[int, float]
     # A fresh worker restoring the state the run left: seconds from its start to
-    # /ready (start-up and group join included), and the changelog records read.
+    # /ready (start-up and group join included), and the changelog offsets to read.
     recovery_s: float | None
     recovery_records: int
     recovery_records_per_s: float | None
@@ -297,7 +297,11 @@ def run_throughput(settings: Settings, events: int, seed: int, workdir: Path, co
 
 
 def changelog_records(settings: Settings) -> int:
-    """Records in the app's table changelogs: what a worker with no state of its own reads back."""
+    """Offsets the app's table changelogs span: every record written.
+
+    A worker with no state reads them all back from a broker that does not
+    compact them; a compacted changelog leaves about one record per key.
+    """
     consumer = Consumer({**settings.kafka_client_config(), "group.id": f"bench-{uuid.uuid4().hex[:8]}",
                          "enable.auto.commit": False})
     try:

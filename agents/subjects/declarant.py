@@ -320,15 +320,21 @@ def judge_surge(state: DeclarantState, key: str, earliest: int, latest: int, con
     config = rules[declarant_surge.RULE_ID]
     span = int(config.number("window_hours") * HOUR_MS)
     start = context.stream_start
-    if start is None or latest < start + int(config.number("warmup_days") * DAY_MS):
+    if start is None:
+        return
+    judged_from = start + int(config.number("warmup_days") * DAY_MS)
+    if latest < judged_from:
         return
     # A window holding a new filing holds at most the filings of the days it can touch
     # (the daily counts, cheap to add up): too few, or too few for the lowest baseline of
     # the days it can start on, and no window surges. Busy regular brokers stop here.
+    # A window is judged only if it starts after the warm-up: the first day observed,
+    # whose baseline is empty, must not open the bound for a day (it had made a platform's
+    # every batch look for clusters among all its filings on the day after the warm-up).
     first_day, last_day = day_of(earliest - span), day_of(latest)
     bound = state.filings_between(first_day, day_of(latest + span))
     least_mean = min(declarant_surge.trailing_mean(day, state.filings_between, start, rules)
-                     for day in range(first_day, last_day + 1))
+                     for day in range(max(first_day, day_of(judged_from)), last_day + 1))
     if bound < config.number("min_declarations") or bound <= config.number("ratio") * least_mean:
         return
     nearby = [Filing(declaration_id, f[1], f[0], f[2]) for declaration_id, record in state.records()

@@ -17,8 +17,8 @@
    events have been routed, so a long run shows whether memory stays flat.
 4. Recovery: the workers stop; a fresh worker, with an empty state
    directory, joins the group and restores every table from the changelogs.
-   Reported: seconds from its start to ``/ready`` and the changelog records
-   it read per second.
+   Reported: seconds from its start to ``/ready``, and the changelog offsets
+   it had to read per second.
 """
 
 from __future__ import annotations

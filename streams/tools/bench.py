@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -57,6 +56,7 @@ from streams.tools.alert_clock import AlertClock
 from streams.tools.detection_quality import WAITING_RULES, percentile
 from streams.tools.simulate import FILE_START_MS
 from streams.tools.traffic import SimulationConfig, generate
+from streams.tools.up import stop_process, wait_until_ready
 
 # The throughput workload starts at 08:00 so the daily rhythm is near its peak.
 WORKLOAD_START_MS = FILE_START_MS + 8 * 3_600_000
@@ -323,26 +323,17 @@ def measure_recovery(settings: Settings, workdir: Path, console: Console) -> dic
     console.print(f"recovery: a fresh worker restores {records:,} changelog records")
     started = time.monotonic()
     [(worker, metrics_url)] = start_workers(settings, 1, workdir / "recovery")
-    ready_url = metrics_url.removesuffix("/metrics") + "/ready"
     try:
-        while True:
-            if worker.poll() is not None:
-                raise UserError(f"the recovering worker exited with {worker.returncode}; "
-                                f"see {workdir / 'recovery' / 'worker-0.log'}")
-            seconds = time.monotonic() - started
-            if seconds > RECOVERY_TIMEOUT_S:
-                console.print(f"recovery: not ready after {RECOVERY_TIMEOUT_S:.0f} s")
-                return {"recovery_s": None, "recovery_records": records, "recovery_records_per_s": None}
-            try:
-                with urllib.request.urlopen(ready_url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:  # not listening yet, or 503 (HTTPError) while it restores
-                pass
-            time.sleep(METRICS_POLL_S)
+        wait_until_ready(metrics_url.removesuffix("/metrics") + "/ready", worker, RECOVERY_TIMEOUT_S)
+    except UserError as exc:
+        if worker.poll() is not None:
+            raise UserError(f"the recovering worker exited with {worker.returncode}; "
+                            f"see {workdir / 'recovery' / 'worker-0.log'}") from exc
+        console.print(f"recovery: not ready after {RECOVERY_TIMEOUT_S:.0f} s")
+        return {"recovery_s": None, "recovery_records": records, "recovery_records_per_s": None}
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        stop_process(worker)
+    seconds = time.monotonic() - started
     return {"recovery_s": round(seconds, 2), "recovery_records": records,
             "recovery_records_per_s": round(records / seconds, 1)}
 

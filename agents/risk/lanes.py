@@ -147,6 +147,17 @@ class OfficeLanes:
             self.yellows.append(event_time)
         return Lane(declaration_id, event_time, lane, score, control, inspected=lane == RED)
 
+    def count(self, event_time: int, score: float, lane: str) -> None:
+        """Count a lane ``decide`` gave before (read back after a crash) as ``decide`` counted it."""
+        if self.first_seen is None:
+            self.first_seen = event_time
+        self.arrivals.append(event_time)
+        self._remember(score)
+        if lane == RED:
+            self.reds.append(event_time)
+        elif lane == YELLOW:
+            self.yellows.append(event_time)
+
     def _remember(self, score: float) -> None:
         self.recent.append(score)
         bisect.insort(self.ranked, score)

@@ -44,6 +44,7 @@ from agents.rules import amendment_churn, declarant_surge
 from agents.rules.amendment_churn import Change, Version
 from agents.rules.declarant_surge import Filing, day_of
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, stable_anchor
+from agents.subjects.segments import first_with_room, segment_order
 
 STATE_VERSION = 2
 DAY_MS = 86_400_000
@@ -114,14 +115,7 @@ class DeclarantState:
 
     def segment_for_new(self, event_time: int) -> str:
         """The segment a declaration first seen at ``event_time`` joins: its hour's first part with room."""
-        hour = event_time // SEGMENT_MS
-        part = 0
-        while True:
-            segment_id = str(hour) if part == 0 else f"{hour}.{part}"
-            segment = self.segments.get(segment_id)
-            if segment is None or len(segment) < SEGMENT_MAX_DECLARATIONS:
-                return segment_id
-            part += 1
+        return first_with_room(self.segments, event_time // SEGMENT_MS, SEGMENT_MAX_DECLARATIONS)
 
     def add(self, segment_id: str, declaration_id: str, record: DeclarationRecord) -> None:
         """Remember a declaration in a segment."""
@@ -139,11 +133,6 @@ def head(state: DeclarantState) -> dict[str, Any]:
             "daily": state.daily, "churn_clusters": state.churn_clusters, "surge_clusters": state.surge_clusters,
             "pruned_day": state.pruned_day, "raised": state.raised, "epoch": state.epoch,
             "segments": sorted(state.segments, key=segment_order), "v": STATE_VERSION}
-
-
-def segment_order(segment_id: str) -> tuple[int, ...]:
-    """Sorts segment ids by hour, then part."""
-    return tuple(int(number) for number in segment_id.split("."))
 
 
 def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantState:

@@ -28,7 +28,8 @@ KINDS: tuple[SubjectKind[Any], ...] = (
                 segmented=Segmented(declarant.head, declarant.take_dirty_segments)),
     SubjectKind(HS_CODES, stored_whole(hs_code.HsCodeState.from_doc), hs_code.process, hs_code.is_empty),
     SubjectKind(SCORING, stored_whole(scoring.ScoringState.from_doc), scoring.process, scoring.is_empty, final=True),
-    SubjectKind(OFFICES, stored_whole(office.OfficeState.from_doc), office.process, office.is_empty),
+    SubjectKind(OFFICES, office.load, office.process, office.is_empty,
+                segmented=Segmented(office.head, office.take_dirty_segments)),
 )
 
 

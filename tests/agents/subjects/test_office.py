@@ -27,6 +27,20 @@ def context(watermark: int | None) -> Context:
     return Context(RULES, watermark, 0, None, None, lane_policy=POLICY)
 
 
+def stored(state: office.OfficeState, segments: dict[str, Any] | None = None) -> office.OfficeState:
+    """The state as a worker reads it back: its head, and ``segments`` (else its own) as stored."""
+    written = state.segments if segments is None else segments
+    head = orjson.loads(orjson.dumps(office.head(state)))
+    return office.load(head, lambda segment_id: orjson.loads(orjson.dumps(written[segment_id]))
+                       if segment_id in written else None)
+
+
+def remembered(state: office.OfficeState) -> tuple[Any, ...]:
+    """What a state knows (not which segments are dirty, nor its epoch)."""
+    return (state.office_code, state.lanes, state.critical, state.raised, state.segments, state.segment_of,
+            state.pending)
+
+
 def test_declarations_wait_for_stream_time_and_are_then_decided_in_event_time_order():
     events = [lodged(n, score=n / 10) for n in (3, 1, 2, 0)]
     state, outcome = office.process(None, "VNSGN01", events, context(None))
@@ -46,8 +60,25 @@ def test_declarations_wait_for_stream_time_and_are_then_decided_in_event_time_or
 
 def test_an_office_state_survives_its_stored_form():
     state, _ = office.process(None, "VNSGN01", [lodged(n, n / 10) for n in range(5)], context(T0 + 2 * MINUTE))
-    again = office.OfficeState.from_doc(orjson.loads(orjson.dumps(state)))
-    assert again == state
+    assert state.pending and any("lane" in entry for segment in state.segments.values() for entry in segment.values())
+    assert remembered(stored(state)) == remembered(state)
+
+
+def test_a_crash_between_the_segments_and_the_head_decides_the_next_lanes_as_without_it():
+    first = [lodged(n, score=(n * 7 % 10) / 10) for n in range(10)]
+    later = [lodged(n, score=(n * 3 % 10) / 10) for n in range(50, 90)]
+    state, _ = office.process(None, "VNSGN01", first, context(T0 + 4 * MINUTE))
+    head_written = stored(state)  # the last head the worker wrote
+    state, _ = office.process(state, "VNSGN01", [], context(T0 + 9 * MINUTE))
+    # The segments of the next decisions were written, the head that counts them was not.
+    crashed = stored(head_written, segments=state.segments)
+    _, expected = office.process(state, "VNSGN01", later, context(T0 + 89 * MINUTE))
+    _, after_crash = office.process(crashed, "VNSGN01", later, context(T0 + 89 * MINUTE))
+    assert after_crash.lanes == expected.lanes
+    assert {lane["lane"] for lane in expected.lanes} == {"RED", "YELLOW", "GREEN"}
+    # Without counting the lanes decided after the head, the capacity would look less used.
+    _, uncounted = office.process(head_written, "VNSGN01", later, context(T0 + 89 * MINUTE))
+    assert [lane["lane"] for lane in uncounted.lanes] != [lane["lane"] for lane in expected.lanes]
 
 
 def critical(alert_id: str, *declaration_ids: str, minute: int = 0) -> tuple[str, dict[str, Any]]:
@@ -86,7 +117,7 @@ def test_a_critical_alert_forces_red_beyond_capacity_whether_it_comes_before_or_
     state, again = office.process(state, "VNSGN01", [critical("A1", chosen)], context(T0 + 10 * MINUTE))
     assert again.lanes == []
     # A second alert restates it again with both ids, and the memory survives the stored form.
-    state = office.OfficeState.from_doc(orjson.loads(orjson.dumps(state)))
+    state = stored(state)
     _, second = office.process(state, "VNSGN01", [critical("A0", chosen, "D9")], context(T0 + 10 * MINUTE))
     assert [(r["declaration_id"], r["alert_ids"]) for r in second.lanes] == [(chosen, ["A0", "A1"])]
 
@@ -96,7 +127,9 @@ def test_critical_alerts_are_forgotten_an_hour_behind_stream_time_unless_their_d
     state, _ = office.process(None, "VNSGN01", alerts, context(T0))
     state, _ = office.process(state, "VNSGN01", [lodged(0, 0.1), lodged(200, 0.1)], context(None))
     state, _ = office.process(state, "VNSGN01", [], context(T0 + office.DECIDED_MEMORY_MS + MINUTE))
-    assert set(state.critical) == {"D200"} and state.decided == {}
+    assert set(state.critical) == {"D200"} and "D0" in state.segment_of  # its segment goes as a whole
+    state, _ = office.process(state, "VNSGN01", [], context(T0 + office.DECIDED_MEMORY_MS + office.SEGMENT_MS))
+    assert set(state.critical) == {"D200"} and set(state.segment_of) == {"D200"}
     _, outcome = office.process(state, "VNSGN01", [], context(T0 + 200 * MINUTE))
     assert [(r["declaration_id"], r["lane"], r["alert_ids"]) for r in outcome.lanes] == [("D200", "RED", ["A3"])]
 
@@ -116,6 +149,22 @@ def test_a_version_1_state_is_read_and_ignores_redeliveries():
     doc = {"office_code": "VNSGN01", "lanes": {"arrivals": [T0], "reds": [], "yellows": [], "recent": [0.1],
                                                "first_seen": T0},
            "pending": [], "decided": {"D0": T0}, "raised": {}, "v": 1}
-    state = office.OfficeState.from_doc(doc)
+    state = office.load(doc, lambda segment_id: None)
     state, outcome = office.process(state, "VNSGN01", [lodged(0, 0.1), critical("A1", "D0")], context(T0))
     assert outcome.lanes == [] and state.critical["D0"][1] == ["A1"]
+
+
+def test_a_version_2_state_is_read_into_segments_and_goes_on_as_it_would_have():
+    events = [lodged(n, score=n / 10) for n in range(8)]
+    state, _ = office.process(None, "VNSGN01", events, context(T0 + 3 * MINUTE))
+    waiting = [[t, d, state.segments[s][d]["score"], "m1", []] for t, d, s in state.pending]
+    decided = {d: [e["t"], e["lane"], e["score"], "m1", e["control"], e["inspected"]]
+               for segment in state.segments.values() for d, e in segment.items() if "lane" in e}
+    doc = orjson.loads(orjson.dumps({"office_code": "VNSGN01", "lanes": state.lanes, "pending": waiting,
+                                     "decided": decided, "critical": {}, "raised": {}, "v": 2}))
+    upgraded = office.load(doc, lambda segment_id: None)
+    assert upgraded.dirty_segments == set(upgraded.segments)  # written before the new head
+    assert remembered(stored(upgraded)) == remembered(upgraded)
+    _, expected = office.process(state, "VNSGN01", [lodged(3, 0.3)], context(T0 + 9 * MINUTE))
+    _, outcome = office.process(upgraded, "VNSGN01", [lodged(3, 0.3)], context(T0 + 9 * MINUTE))
+    assert outcome.lanes == expected.lanes and len(outcome.lanes) == 4

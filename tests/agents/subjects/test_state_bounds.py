@@ -1,16 +1,21 @@
 """No subject's stored record outgrows the broker's message limit, however busy the subject.
 
-A platform declarant and a hot HS code are fed for days of event time at
-thousands of declarations an hour; every record a checkpoint would write
-(a state, or a segment of a segmented state) is measured as stored.
+A platform declarant, a hot HS code and a busy office are fed for days of
+event time at thousands of declarations an hour; every record a checkpoint
+would write (a state, or a segment of a segmented state) is measured as
+stored.
 """
 
 from __future__ import annotations
 
+import random
+
 import orjson
 
+from agents.risk.features import FEATURES
+from agents.risk.lanes import Capacity, LanePolicy
 from agents.rules.config import load_rule_book
-from agents.subjects import declarant, hs_code
+from agents.subjects import declarant, hs_code, office
 from agents.subjects.common import Context
 from tests.builders import HOUR, MINUTE, T0, declaration
 
@@ -67,3 +72,30 @@ def test_a_hot_hs_code_judged_for_days_stays_small_and_does_not_grow():
     assert max(sizes) < MESSAGE_LIMIT / 2, max(sizes)
     # The learned sample is full within the first day; the last day holds no more than the first.
     assert max(sizes[-steps_a_day:]) <= max(sizes[:steps_a_day]) * 1.05
+
+
+def test_a_busy_office_deciding_20000_lanes_an_hour_stays_under_the_message_limit():
+    # Stored whole, 2,400 an hour had made a 0.8 MB office; 20,000 would be 7 MB. Stream time
+    # one step (10 minutes) behind: a step's declarations wait, with their feature vectors.
+    key, per_hour = "VNSGN01", 20_000
+    policy = LanePolicy({}, Capacity(per_hour // 10, per_hour // 5), control_rate=0.02)
+    rng = random.Random(7)
+    state: office.OfficeState | None = None
+    largest = n = 0
+    count = per_hour * STEP // HOUR
+    for start in range(T0, T0 + 4 * HOUR, STEP):  # the memory is an hour: four show it does not grow
+        events = []
+        for i in range(count):
+            n += 1
+            events.append(("lodged", {"declaration_id": f"D{n:09d}", "event_time": start + i * STEP // count,
+                                      "score": rng.random(), "model_version": "kcs-2026-12-06T10:00:00-0a1b2c3d",
+                                      "features": [rng.uniform(0, 1e4) for _ in FEATURES]}))
+        context = Context(RULES, start - STEP, LATENESS, T0, start - STEP, lane_policy=policy)
+        state, outcome = office.process(state, key, events, context)
+        stored = [orjson.dumps(segment) for segment in office.take_dirty_segments(state).values()
+                  if segment is not None]
+        largest = max([largest, len(orjson.dumps(office.head(state))), *map(len, stored)])
+    assert state is not None
+    assert len(state.pending) >= count  # a step and more waits
+    assert per_hour < len(state.segment_of) < 2 * per_hour  # an hour and more is remembered, not four
+    assert largest < MESSAGE_LIMIT / 2, largest

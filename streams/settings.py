@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # step ends early when nothing more is waiting, so quiet feeds wait for nothing).
     batch_max_events: int = Field(2000, ge=1)
     stream_buffer_maxsize: int = Field(16384, ge=64)
+    # Changelog records fetched ahead of the tables restoring them (Faust's own
+    # queue otherwise shares stream_buffer_maxsize): a small one slows recovery.
+    changelog_buffer_maxsize: int = Field(16384, ge=64)
     max_poll_records: int = Field(2000, ge=1)
     # How long a fetch may wait for data. The embedded broker answers a
     # waiting fetch only when the wait runs out, so this bounds each hop's latency.

@@ -67,6 +67,8 @@ class CargoguardApp(faust.App):
 
     #: Read by ``streams.runtime.transport.ConsumerThread`` (Faust's own is fixed at 1500).
     fetch_max_wait_ms: int
+    #: Read by ``streams.runtime.recovery.TableManager``.
+    changelog_buffer_maxsize: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -145,6 +147,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         Monitor=QuietMonitor,
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    app.changelog_buffer_maxsize = settings.changelog_buffer_maxsize
     codec = Codec.for_settings(settings)
     defaults = load_rule_book(settings.rules_file)
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -12,6 +13,9 @@ from streams.errors import TransientError
 from streams.kafka.codec import Codec
 from streams.kafka.topics import EVENT_KINDS, PUBLIC_TOPICS, TopicNames
 from streams.settings import Settings
+
+# Told the topic and partition a published event was delivered to.
+Delivered = Callable[[str, int], None]
 
 
 class EventPublisher:
@@ -31,30 +35,35 @@ class EventPublisher:
         })
         self.errors: list[str] = []
         self.delivered = 0
+        self._on_delivery_plain = functools.partial(self._on_delivery, None)
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+    def _on_delivery(self, then: Delivered | None, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self.errors.append(f"{message.topic()}: {error.str()}")
-        else:
-            self.delivered += 1
+            return
+        self.delivered += 1
+        if then is not None:
+            then(message.topic(), message.partition())  # type: ignore[arg-type]  # set once delivered
 
-    def publish(self, kind: str, record: Mapping[str, Any], timestamp_ms: int | None = None) -> None:
-        """Encode ``record`` as a ``kind`` event and queue it for its topic."""
+    def publish(self, kind: str, record: Mapping[str, Any], timestamp_ms: int | None = None,
+                then: Delivered | None = None) -> None:
+        """Encode ``record`` as a ``kind`` event and queue it for its topic; ``then`` hears where it went."""
         topic_key = EVENT_KINDS[kind]
         spec = PUBLIC_TOPICS[topic_key]
         topic = self.names.public(topic_key)
         value = self.codec.encode(spec.schema, record, topic=topic)
-        self.publish_raw(topic, str(record[spec.key]).encode(), value, timestamp_ms)
+        self.publish_raw(topic, str(record[spec.key]).encode(), value, timestamp_ms, then)
 
     def publish_raw(self, topic: str, key: bytes | None, value: bytes | None,
-                    timestamp_ms: int | None = None) -> None:
+                    timestamp_ms: int | None = None, then: Delivered | None = None) -> None:
         """Queue already-encoded bytes (e.g. a tombstone, or a test's garbage)."""
+        on_delivery = self._on_delivery_plain if then is None else functools.partial(self._on_delivery, then)
         while True:
             try:
                 if timestamp_ms is None:
-                    self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                    self.producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
                 else:
-                    self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery,
+                    self.producer.produce(topic, key=key, value=value, on_delivery=on_delivery,
                                           timestamp=timestamp_ms)
                 break
             except BufferError:

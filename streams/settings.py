@@ -118,7 +118,10 @@ class Settings(BaseSettings):
     # Batching: the router routes up to this many input events per step (a
     # step ends early when nothing more is waiting, so quiet feeds wait for nothing).
     batch_max_events: int = Field(2000, ge=1)
-    stream_buffer_maxsize: int = Field(16384, ge=64)
+    # Routed batches (hundreds of events each) a subject agent's stream holds
+    # fetched ahead of processing; beyond it the partition waits in the broker.
+    # 16,384 had let a long run's backlog pile up in the worker (performance notes).
+    stream_buffer_maxsize: int = Field(64, ge=64)
     # Changelog records fetched ahead of the tables restoring them (Faust's own
     # queue otherwise shares stream_buffer_maxsize): a small one slows recovery.
     changelog_buffer_maxsize: int = Field(16384, ge=64)

@@ -64,6 +64,8 @@ def test_either_worker_shows_a_case_its_shipment_events_in_event_time_order(two_
         expected = [record["event_id"] for _kind, record in events]
         # Half of these are held by the other worker: the request is passed on, with the session.
         for client in (ana, sam):
+            # Each worker's board reads the alerts on its own: the other may see the case a moment later.
+            assert case_of(client, doc, timeout_s=30)["case_id"] == case["case_id"]
             body = events_when_complete(client, case["case_id"], expected)
             assert [e["event_id"] for e in body["events"]] == expected
         kinds = [(e["kind"], e["facts"].get("action")) for e in body["events"]]

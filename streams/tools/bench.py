@@ -201,12 +201,12 @@ class PublishedLog:
 
     def stream_time_passes(self) -> Callable[[int], float | None]:
         """When every input partition had been sent an event at or after a moment (None: not within the run)."""
-        firsts: dict[tuple[str, int], list[tuple[int, float]]] = {}
+        by_partition: dict[tuple[str, int], list[tuple[int, float]]] = {}
         for event_id, where in self.partition_of.items():
-            firsts.setdefault(where, []).append((self.event_time[event_id], self.at[event_id]))
+            by_partition.setdefault(where, []).append((self.event_time[event_id], self.at[event_id]))
         # Per partition: for each event time, the earliest publication of an event at or after it.
         suffixes: list[tuple[list[int], list[float]]] = []
-        for entries in firsts.values():
+        for entries in by_partition.values():
             entries.sort()
             times = [t for t, _at in entries]
             earliest = [at for _t, at in entries]
@@ -400,6 +400,7 @@ def measure_recovery(settings: Settings, workdir: Path, console: Console) -> dic
     [(worker, metrics_url)] = start_workers(settings, 1, workdir / "recovery")
     try:
         wait_until_ready(metrics_url.removesuffix("/metrics") + "/ready", worker, RECOVERY_TIMEOUT_S)
+        seconds = time.monotonic() - started  # before the worker is stopped: its shutdown is no part of it
     except UserError as exc:
         if worker.poll() is not None:
             raise UserError(f"the recovering worker exited with {worker.returncode}; "
@@ -408,7 +409,6 @@ def measure_recovery(settings: Settings, workdir: Path, console: Console) -> dic
         return {"recovery_s": None, "recovery_records": records, "recovery_records_per_s": None}
     finally:
         stop_process(worker)
-    seconds = time.monotonic() - started
     return {"recovery_s": round(seconds, 2), "recovery_records": records,
             "recovery_records_per_s": round(records / seconds, 1)}
 

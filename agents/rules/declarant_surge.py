@@ -69,8 +69,13 @@ def find_clusters(filings: Sequence[Filing], daily_counts: Callable[[int, int], 
     ratio = config.number("ratio")
     judged_from = observed_since + int(config.number("warmup_days") * DAY_MS)
 
+    means: dict[int, float] = {}  # every window starting on a day has that day's baseline
+
     def baseline(first: Filing) -> float:
-        return trailing_mean(day_of(first.event_time), daily_counts, observed_since, rules)
+        day = day_of(first.event_time)
+        if day not in means:
+            means[day] = trailing_mean(day, daily_counts, observed_since, rules)
+        return means[day]
 
     def surging(window: Sequence[Filing], first: Filing) -> bool:
         return (first.event_time >= judged_from and len(window) >= minimum

@@ -133,6 +133,43 @@ def test_a_forgotten_declaration_seen_again_is_remembered_anew_in_its_new_hour()
     assert [v["event_id"] for v in found[1]["versions"]] == [again["event_id"]]
 
 
+def filed_by_hour(state: declarant.DeclarantState) -> dict[int, set[str]]:
+    """The filing index as it should be: every settled filing under its hour."""
+    expected: dict[int, set[str]] = {}
+    for declaration_id, record in state.records():
+        if record["filing"] is not None:
+            expected.setdefault(record["filing"][0] // HOUR, set()).add(declaration_id)
+    return expected
+
+
+def test_the_filing_index_follows_refilings_forgetting_and_reloading():
+    key = "DCL-S6"
+    events = story(key)
+    # A version an hour and a half older than the declaration's first one arrives
+    # after it was settled: the filing moves to an earlier hour.
+    moved = events[10]
+    events.insert(12, {**moved, "event_id": next_id("ev-e"), "event_time": moved["event_time"] - 90 * MINUTE})
+    # Twenty days on, everything before is forgotten.
+    events.append(declaration(declarant_id=key, event_time=T0 + 26 * DAY))
+    store = Store()
+    state: declarant.DeclarantState | None = None
+    moved_hours = []
+    for step, event in enumerate(events):
+        context = Context(RULES, event["event_time"], 4 * HOUR, T0, event["event_time"])
+        state, _ = declarant.process(state, key, [("decl", event)], context)
+        assert state.filed_in_hour == filed_by_hour(state), step
+        found = state.find(moved["declaration_id"])
+        if found is not None and found[1]["filing"] is not None:
+            moved_hours.append(found[1]["filing"][0] // HOUR)
+        store.write_segments(state)
+        store.write_head(state)
+        if step % 7 == 0:
+            state = store.load()
+            assert state.filed_in_hour == filed_by_hour(state), step
+    assert moved_hours[0] != moved_hours[-1]  # the refiling happened and was indexed
+    assert state is not None and set(state.segment_of) == {events[-1]["declaration_id"]}
+
+
 V1_STATES = Path(__file__).with_name("declarant_v1_states.json")
 # Stream time behind each event in that file, so its states hold declarations still waiting.
 V1_LAG = 3 * HOUR

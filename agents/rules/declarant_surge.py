@@ -11,6 +11,8 @@ at start-up every busy declarant would otherwise look new.
 Window: sliding, judged once stream time has passed the declarations.
 
 Finding: one per cluster of overlapping surging windows, on the declarant.
+A raised surge is sent again when it has grown by ``RESEND_GROWTH`` (a
+tenth), and once more, whole, when stream time closes it (``closes_at``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from agents.rules.windows import sliding_clusters
 RULE_ID = "DECLARANT_SURGE"
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+# A raised surge is sent again when it has grown by this share (and once more when it closes).
+RESEND_GROWTH = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,28 @@ def find_clusters(filings: Sequence[Filing], daily_counts: Callable[[int, int], 
 
     clusters = sliding_clusters(filings, int(config.number("window_hours") * HOUR_MS), surging)
     return [(cluster, baseline(cluster[0])) for cluster in clusters]
+
+
+def closes_at(last_filing: int, rules: RuleBook, lateness_ms: int) -> int:
+    """The stream time from which a cluster ending at ``last_filing`` can gain no member.
+
+    A later filing joins only through a window starting at a member, so within
+    ``window_hours`` of the last; one arriving later than that plus the allowed
+    lateness counts in no window.
+    """
+    return last_filing + int(rules[RULE_ID].number("window_hours") * HOUR_MS) + lateness_ms
+
+
+def worth_sending(size: int, sent: int | None, closes: int, watermark: int | None) -> bool:
+    """Whether a surge's finding goes out now: new, grown by ``RESEND_GROWTH``, or closed.
+
+    Otherwise it is held until it grows enough or stream time closes it: a
+    platform's surge had been re-sent with every filing, a hundred versions of
+    an alert each listing every declaration, through scoring, the alerts topic
+    and every control room. Its last state is always sent, once it is closed.
+    """
+    return (sent is None or size >= sent * (1 + RESEND_GROWTH)
+            or (watermark is not None and watermark >= closes))
 
 
 def identity(declarant_id: str, anchor_declaration_id: str) -> str:

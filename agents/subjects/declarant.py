@@ -27,7 +27,8 @@ Serialized form, version 2. Head: ``{"declarant_id": str, "pending":
 [[event time, declaration_id, segment]], "changes": {declaration_id:
 [[event_id, event time, office, kind, before, after]]}, "daily": {UTC day
 number: filings}, "churn_clusters": {anchor: [event_id]}, "surge_clusters":
-{anchor: [declaration_id]}, "pruned_day": int, "raised": {alert_id:
+{anchor: [declaration_id]}, "surge_sent": {anchor: declarations sent}, "surge_held":
+{anchor: [first, last filing time]}, "pruned_day": int, "raised": {alert_id:
 [version, digest]}, "epoch": int, "segments": [segment], "v": 2}``.
 Segment (an hour number, or ``hour.part``): ``{declaration_id: {"day": UTC day counted,
 "epoch": int, "versions": [VersionRecord], "filing": [event time,
@@ -90,6 +91,11 @@ class DeclarantState:
     daily: dict[str, int] = field(default_factory=dict)
     churn_clusters: dict[str, list[str]] = field(default_factory=dict)
     surge_clusters: dict[str, list[str]] = field(default_factory=dict)
+    # Per surge anchor: the declarations its last sent version held.
+    surge_sent: dict[str, int] = field(default_factory=dict)
+    # Surges grown too little to be sent again yet: [first, last filing time] per anchor,
+    # judged again once stream time closes them (``declarant_surge.closes_at``).
+    surge_held: dict[str, list[int]] = field(default_factory=dict)
     pruned_day: int = 0
     raised: dict[str, list[Any]] = field(default_factory=dict)
     epoch: int = 0
@@ -177,6 +183,7 @@ def head(state: DeclarantState) -> dict[str, Any]:
     """The serialized head: everything but the segments, which are listed by id."""
     return {"declarant_id": state.declarant_id, "pending": state.pending, "changes": state.changes,
             "daily": state.daily, "churn_clusters": state.churn_clusters, "surge_clusters": state.surge_clusters,
+            "surge_sent": state.surge_sent, "surge_held": state.surge_held,
             "pruned_day": state.pruned_day, "raised": state.raised, "epoch": state.epoch,
             "segments": sorted(state.segments, key=segment_order), "v": STATE_VERSION}
 
@@ -312,7 +319,16 @@ def process(state: DeclarantState | None, key: str, events: Sequence[RoutedEvent
         state.pending = still_pending
     for entry in state.pending:
         outcome.wake_at(entry[0])
-    if watermark is None or not touched:
+    if watermark is None:
+        return state, outcome
+    closed = {anchor: span for anchor, span in state.surge_held.items()
+              if declarant_surge.closes_at(span[1], context.rules, context.lateness_ms) <= watermark}
+    for anchor, span in closed.items():
+        del state.surge_held[anchor]
+        judge_surge(state, key, span[0], span[1], context, outcome)
+    for span in state.surge_held.values():
+        outcome.wake_at(declarant_surge.closes_at(span[1], context.rules, context.lateness_ms))
+    if not touched:
         return state, outcome
 
     new_filings: list[int] = []
@@ -376,8 +392,18 @@ def judge_surge(state: DeclarantState, key: str, earliest: int, latest: int, con
     for cluster, mean in declarant_surge.find_clusters(nearby, state.filings_between, context.stream_start, rules):
         anchor = stable_anchor(state.surge_clusters, [f.declaration_id for f in cluster], cluster[0].declaration_id)
         finding = declarant_surge.finding_for(key, cluster, mean, anchor, rules)
-        if finding is not None:
-            outcome.findings.append(finding)
+        if finding is None:
+            continue
+        first, last = cluster[0].event_time, cluster[-1].event_time
+        closes = declarant_surge.closes_at(last, rules, context.lateness_ms)
+        if not declarant_surge.worth_sending(len(cluster), state.surge_sent.get(anchor), closes, context.watermark):
+            held = state.surge_held.setdefault(anchor, [first, last])
+            held[:] = [min(held[0], first), max(held[1], last)]
+            outcome.wake_at(closes)
+            continue
+        state.surge_held.pop(anchor, None)
+        state.surge_sent[anchor] = len(cluster)
+        outcome.findings.append(finding)
 
 
 def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
@@ -403,6 +429,10 @@ def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
     for clusters, alive in ((state.churn_clusters, live_events), (state.surge_clusters, live_filings)):
         for anchor in [a for a, members in clusters.items() if not alive & set(members)]:
             del clusters[anchor]
+    for anchor in set(state.surge_sent).difference(state.surge_clusters):
+        del state.surge_sent[anchor]
+    for anchor in set(state.surge_held).difference(state.surge_clusters):
+        del state.surge_held[anchor]
     state.pruned_day = day_of(watermark)
 
 

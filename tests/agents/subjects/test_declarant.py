@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,65 @@ def test_a_forgotten_declaration_seen_again_is_remembered_anew_in_its_new_hour()
     found = state.find(lodged["declaration_id"])
     assert found is not None and found[0] == str(later // declarant.SEGMENT_MS)
     assert [v["event_id"] for v in found[1]["versions"]] == [again["event_id"]]
+
+
+def long_surge(declarant_id: str) -> list[dict[str, Any]]:
+    """Five quiet days, then 83 declarations ten minutes apart: one surge that keeps growing."""
+    events = [declaration(declarant_id=declarant_id, event_time=T0 + day * DAY + 9 * HOUR) for day in range(5)]
+    return events + [declaration(declarant_id=declarant_id, event_time=T0 + 5 * DAY + i * 10 * MINUTE)
+                     for i in range(83)]
+
+
+def surge_sends(events: list[dict[str, Any]], key: str, reload_every_step: bool = False) -> list[Any]:
+    """Every DECLARANT_SURGE finding sent, in order, feeding ``events`` one step each and then waking the
+    subject as its timer asks, until it asks no more."""
+    state: declarant.DeclarantState | None = None
+    store = Store()
+    sent = []
+    steps: list[tuple[int, list[Any]]] = [(e["event_time"], [("decl", e)]) for e in events]
+    steps.append((events[-1]["event_time"] + MINUTE, []))  # stream time moves on, nothing new
+    while steps:
+        watermark, routed = steps.pop(0)
+        context = Context(RULES, watermark, LATENESS, T0, watermark)
+        state, outcome = declarant.process(state, key, routed, context)
+        sent += [f for f in outcome.findings if f.rule_id == "DECLARANT_SURGE"]
+        store.write_segments(state)
+        store.write_head(state)
+        if reload_every_step:
+            state = store.load()
+        if not steps and outcome.next_due is not None:
+            steps.append((outcome.next_due, []))  # the timer's wake-up: stream time reached it
+    return sent
+
+
+def test_a_growing_surge_is_sent_as_it_grows_by_a_tenth_and_whole_once_closed(monkeypatch):
+    events = long_surge("DCL-S7")
+    sent = surge_sends(events, "DCL-S7")
+    assert len({f.alert_id for f in sent}) == 1
+    sizes = [len(f.declaration_ids) for f in sent]
+    assert all(later >= earlier * 1.1 for earlier, later in pairwise(sizes[:-1])), sizes
+    assert len(sent) < 20, sizes  # not one version per filing
+    surge_ids = {e["declaration_id"] for e in events[5:]}
+    assert sizes[-1] < sizes[-2] * 1.1  # its last filings were held, then sent once it closed ...
+    assert surge_ids <= set(sent[-1].declaration_ids)  # ... whole
+    # ... and as a backlog of the same events, judged in one step, sends it.
+    assert sent[-1] == surge_sends_from_backlog(events, "DCL-S7")[-1]
+    assert surge_sends(events, "DCL-S7", reload_every_step=True) == sent  # what is held is stored
+    monkeypatch.setattr("agents.rules.declarant_surge.RESEND_GROWTH", 0.0)
+    assert len(surge_sends(events, "DCL-S7")) > 60  # without the hold: a version per filing
+
+
+def surge_sends_from_backlog(events: list[dict[str, Any]], key: str) -> list[Any]:
+    """The DECLARANT_SURGE findings sent when every event arrives in one step, stream time at the last."""
+    state: declarant.DeclarantState | None = None
+    sent = []
+    routed: list[Any] = [("decl", e) for e in events]
+    watermark: int | None = events[-1]["event_time"]
+    while watermark is not None:
+        state, outcome = declarant.process(state, key, routed, Context(RULES, watermark, LATENESS, T0, None))
+        sent += [f for f in outcome.findings if f.rule_id == "DECLARANT_SURGE"]
+        routed, watermark = [], outcome.next_due
+    return sent
 
 
 def filed_by_hour(state: declarant.DeclarantState) -> dict[int, set[str]]:

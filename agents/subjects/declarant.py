@@ -174,10 +174,6 @@ class DeclarantState:
                     found.append(Filing(declaration_id, f[1], f[0], f[2]))
         return found
 
-    def records(self) -> list[tuple[str, DeclarationRecord]]:
-        """Every remembered declaration with its id."""
-        return [item for segment in self.segments.values() for item in segment.items()]
-
 
 def head(state: DeclarantState) -> dict[str, Any]:
     """The serialized head: everything but the segments, which are listed by id."""
@@ -321,13 +317,13 @@ def process(state: DeclarantState | None, key: str, events: Sequence[RoutedEvent
         outcome.wake_at(entry[0])
     if watermark is None:
         return state, outcome
-    closed = {anchor: span for anchor, span in state.surge_held.items()
-              if declarant_surge.closes_at(span[1], context.rules, context.lateness_ms) <= watermark}
-    for anchor, span in closed.items():
-        del state.surge_held[anchor]
-        judge_surge(state, key, span[0], span[1], context, outcome)
-    for span in state.surge_held.values():
-        outcome.wake_at(declarant_surge.closes_at(span[1], context.rules, context.lateness_ms))
+    for anchor, span in list(state.surge_held.items()):
+        closes = declarant_surge.closes_at(span[1], context.rules, context.lateness_ms)
+        if closes <= watermark:
+            del state.surge_held[anchor]
+            judge_surge(state, key, span[0], span[1], context, outcome)
+        else:
+            outcome.wake_at(closes)
     if not touched:
         return state, outcome
 
@@ -425,7 +421,7 @@ def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
     for day in [d for d in state.daily if int(d) < oldest_day]:
         del state.daily[day]
     live_events = {c[0] for records in state.changes.values() for c in records}
-    live_filings = {declaration_id for declaration_id, record in state.records() if record["filing"] is not None}
+    live_filings = set().union(*state.filed_in_hour.values())
     for clusters, alive in ((state.churn_clusters, live_events), (state.surge_clusters, live_filings)):
         for anchor in [a for a, members in clusters.items() if not alive & set(members)]:
             del clusters[anchor]

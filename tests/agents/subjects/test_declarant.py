@@ -196,9 +196,10 @@ def surge_sends_from_backlog(events: list[dict[str, Any]], key: str) -> list[Any
 def filed_by_hour(state: declarant.DeclarantState) -> dict[int, set[str]]:
     """The filing index as it should be: every settled filing under its hour."""
     expected: dict[int, set[str]] = {}
-    for declaration_id, record in state.records():
-        if record["filing"] is not None:
-            expected.setdefault(record["filing"][0] // HOUR, set()).add(declaration_id)
+    for segment in state.segments.values():
+        for declaration_id, record in segment.items():
+            if record["filing"] is not None:
+                expected.setdefault(record["filing"][0] // HOUR, set()).add(declaration_id)
     return expected
 
 

@@ -27,6 +27,7 @@ SCHEMA_NAMES = (
     "inspection_result",
     "selectivity",
     "lane_capacity",
+    "inspected_declaration",
 )
 
 _HISTORY_FILE = re.compile(r"(?P<name>\w+)\.v(?P<version>[1-9][0-9]*)\.avsc")

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Capacities count per this window of event time: an hour, or a shift or a
     # day for offices too sparse to express their share in whole checks an hour.
     lane_window_s: float = Field(3600.0, gt=0, description="The window of event time capacities count over.")
+    # An inspection's result names the declaration by id alone; a worker keeps
+    # the categories of each declaration sent for inspection this long (event
+    # time) waiting for its result, and a result this long for its declaration.
+    outcome_join_days: float = Field(30.0, gt=0, description="How long a declaration sent for inspection "
+                                                             "waits for its result, and a result for it.")
 
     # --- Control room sign-in ----------------------------------------------------
     # Signs the session cookies. Every worker of a deployment needs the same

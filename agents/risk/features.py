@@ -66,21 +66,28 @@ class OutcomeHistory:
 
     def add(self, declaration: Mapping[str, Any], infraction: bool) -> None:
         """Count one inspected declaration."""
-        self.total_inspected += 1
-        self.total_infractions += infraction
-        for name, value in categories_of(declaration).items():
-            self.inspected[name][value] = self.inspected[name].get(value, 0) + 1
+        self.count(categories_of(declaration), infraction)
+
+    def count(self, categories: Mapping[str, str], infraction: bool, weight: int = 1) -> None:
+        """Count (``weight`` -1: take back) the outcome of a declaration of ``categories``."""
+        self.total_inspected += weight
+        self.total_infractions += weight * infraction
+        for name, value in categories.items():
+            if name not in self.inspected:
+                continue  # a category this version does not use
+            self.inspected[name][value] = self.inspected[name].get(value, 0) + weight
             if infraction:
-                self.infractions[name][value] = self.infractions[name].get(value, 0) + 1
+                self.infractions[name][value] = self.infractions[name].get(value, 0) + weight
 
-    @property
-    def base_rate(self) -> float:
-        """The share of inspected declarations that were infractions (0.5 before any)."""
-        return self.total_infractions / self.total_inspected if self.total_inspected else 0.5
+    def features(self, declaration: Mapping[str, Any], later: OutcomeHistory | None = None) -> list[float]:
+        """The feature vector of ``declaration`` (in ``FEATURES`` order); NaN where nothing is known.
 
-    def features(self, declaration: Mapping[str, Any]) -> list[float]:
-        """The feature vector of ``declaration`` (in ``FEATURES`` order); NaN where nothing is known."""
-        prior = self.base_rate
+        ``later``: outcomes known besides this history's (reported since the
+        model learned), counted with it.
+        """
+        inspected = self.total_inspected + (later.total_inspected if later else 0)
+        infractions = self.total_infractions + (later.total_infractions if later else 0)
+        prior = infractions / inspected if inspected else 0.5  # the share found infractions
         categories = categories_of(declaration)
         vector: list[float] = []
         for name in CATEGORIES:
@@ -90,6 +97,9 @@ class OutcomeHistory:
                 continue
             seen = self.inspected[name].get(value, 0)
             bad = self.infractions[name].get(value, 0)
+            if later is not None:
+                seen += later.inspected[name].get(value, 0)
+                bad += later.infractions[name].get(value, 0)
             vector += [(bad + prior * SMOOTHING) / (seen + SMOOTHING), float(seen)]
         per_kg = log_value_per_kg(declaration)
         typical = self.hs6_value_per_kg.get(categories.get("hs6", ""))

@@ -7,7 +7,8 @@ the features, the leak that halves precision on the KCS test split. The
 model keeps the outcome history it learned from and the event time of its
 newest outcome (``knows_until``); ``score`` gives a declaration lodged no
 later than that no outcome features at all, since the history then holds
-outcomes from its future.
+outcomes from its future. A later one also counts the outcomes reported
+since (``agents.risk.live_outcomes``) that were known before it.
 
 Reasons are LightGBM's own feature contributions (``pred_contrib``, SHAP
 values in log-odds): the features that pushed the score up most.
@@ -29,6 +30,7 @@ import lightgbm
 import numpy as np
 
 from agents.risk.features import CATEGORIES, FEATURES, OutcomeHistory, typical_value_per_kg
+from agents.risk.live_outcomes import LiveOutcomes
 
 MODEL_FORMAT = 1
 FOLDS = 5
@@ -66,16 +68,25 @@ class RiskModel:
     history: OutcomeHistory
     booster: lightgbm.Booster
 
-    def features_of(self, declaration: Mapping[str, Any]) -> list[float]:
-        """The declaration's features, without outcome features when the history reaches past its event time."""
-        vector = self.history.features(declaration)
-        if int(declaration["event_time"]) <= self.knows_until:
-            vector[:OUTCOME_FEATURES] = [math.nan] * OUTCOME_FEATURES
-        return vector
+    def features_of(self, declaration: Mapping[str, Any], live: LiveOutcomes | None = None) -> list[float]:
+        """The declaration's features, without outcome features when the history reaches past its event time.
 
-    def vectors(self, declarations: Sequence[Mapping[str, Any]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        ``live``: the outcomes reported since the model learned; those
+        inspected before the declaration's event time count with the history.
+        """
+        event_time = int(declaration["event_time"])
+        if event_time <= self.knows_until:
+            vector = self.history.features(declaration)
+            vector[:OUTCOME_FEATURES] = [math.nan] * OUTCOME_FEATURES
+            return vector
+        later = live.history_between(self.knows_until, event_time) if live is not None else None
+        return self.history.features(declaration, later if later is not None and later.total_inspected else None)
+
+    def vectors(self, declarations: Sequence[Mapping[str, Any]],
+                live: LiveOutcomes | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The feature vectors of a batch of declarations, one row each (``FEATURES`` order)."""
-        return np.array([self.features_of(d) for d in declarations], dtype=np.float64).reshape(-1, len(FEATURES))
+        return np.array([self.features_of(d, live) for d in declarations],
+                        dtype=np.float64).reshape(-1, len(FEATURES))
 
     def score(self, declarations: Sequence[Mapping[str, Any]]) -> list[float]:
         """P(infraction) of each declaration of a batch (one booster call; some 60 us a declaration here)."""

@@ -18,7 +18,10 @@ so the other lanes never depend on when an alert arrived; an alert that
 arrives after the lane was decided restates it, RED with the alert ids,
 under the same key. The last record of a declaration is therefore the same
 whichever came first, except that a lane forced after its decision has no
-reasons (its feature vector is gone; its alerts say why).
+reasons (its feature vector is gone; its alerts say why) and is not on
+``cargo.inspected-declarations`` (its categories are gone too), where every
+other RED and YELLOW lane goes with its risk categories, for the outcome of
+the inspection to be joined to (``agents.risk.live_outcomes``).
 
 A busy office gets thousands of declarations an hour, each waiting here
 with its feature vector until stream time passes it, then remembered for an
@@ -38,7 +41,7 @@ OfficeLanes, "critical": {declaration_id: [newest alert event_time,
 [alert_id, ...]]}, "raised": {}, "epoch": int, "segments": [segment id],
 "v": 3}``. Segment: ``{declaration_id: {"t": event_time, "score": float,
 "model": model_version, "epoch": int, and while it waits "features":
-[float | null, ...], once decided "lane": the risk lane (null: unknown, from
+[float | null, ...] and "categories": {category: value}, once decided "lane": the risk lane (null: unknown, from
 version 1), "control": bool, "inspected": bool}}``. Versions 1 and 2 (one
 document with ``pending`` and ``decided``) are read and rewritten in
 segments.
@@ -53,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.risk.lanes import HOUR_MS, RED, Lane, OfficeLanes
+from agents.risk.lanes import HOUR_MS, RED, YELLOW, Lane, OfficeLanes
 from agents.rules.findings import Finding
 from agents.subjects.common import Context, Forward, Outcome, RoutedEvent
 from agents.subjects.routes import OFFICES
@@ -67,6 +70,9 @@ STATE_VERSION = 3
 FEATURES_KEY = "_features"
 # Marks a record that restates a lane already sent (forced RED after its decision): not a new decision.
 RESTATED_KEY = "_restated"
+# Where a RED or YELLOW lane's record carries its declaration's risk categories to
+# ``cargo.inspected-declarations`` (never sent with the lane).
+CATEGORIES_KEY = "_categories"
 # The routed event kind of a CRITICAL alert forwarded by scoring.
 CRITICAL_ALERT = "critical_alert"
 # Decided declarations, and the CRITICAL alerts naming them, are remembered
@@ -76,8 +82,8 @@ CRITICAL_ALERT = "critical_alert"
 DECIDED_MEMORY_MS = HOUR_MS
 # Ten minutes of event time a segment: a decision is forgotten at most that much after its hour.
 SEGMENT_MS = 600_000
-# A waiting declaration is some 700 bytes as stored (its feature vector): a full
-# segment is about a quarter of the broker's 1 MiB message limit.
+# A waiting declaration is some 950 bytes as stored (its feature vector and
+# categories): a full segment is about a third of the broker's 1 MiB message limit.
 SEGMENT_MAX_DECLARATIONS = 400
 
 Entry = dict[str, Any]
@@ -206,7 +212,7 @@ def process(state: OfficeState | None, key: str, events: Sequence[RoutedEvent],
             continue  # a redelivery
         state.add(declaration_id, {"t": event["event_time"], "score": event["score"],
                                    "model": event["model_version"], "epoch": state.epoch,
-                                   "features": event["features"]})
+                                   "features": event["features"], "categories": event.get("categories")})
         queued = True
     if queued:
         state.pending.sort(key=lambda item: (item[0], item[1]))
@@ -226,10 +232,13 @@ def process(state: OfficeState | None, key: str, events: Sequence[RoutedEvent],
         alerts = state.critical.get(declaration_id)
         record = _record(key, lane, entry["model"], alerts[1] if alerts else [])
         features = entry.pop("features")
+        categories = entry.pop("categories", None)
         entry.update(lane=lane.lane, control=lane.control_sample, inspected=lane.inspected, epoch=state.epoch)
         state.dirty_segments.add(segment_id)
         if record["lane"] == RED:
             record[FEATURES_KEY] = features
+        if record["lane"] in (RED, YELLOW) and categories:  # none from a version that did not send them
+            record[CATEGORIES_KEY] = categories
         outcome.lanes.append(record)
     del state.pending[:due]
     if state.pending:

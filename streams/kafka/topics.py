@@ -42,6 +42,7 @@ PUBLIC_TOPICS: dict[str, TopicSpec] = {
     "inspection_results": TopicSpec("inspection-results", "declaration_id", "inspection_result"),
     "selectivity": TopicSpec("selectivity", "declaration_id", "selectivity"),
     "lane_capacity": TopicSpec("lane-capacity", "office_code", "lane_capacity", compacted=True),
+    "inspected_declarations": TopicSpec("inspected-declarations", "declaration_id", "inspected_declaration"),
 }
 
 # The event feeds the router decodes, by topic key -> (schema, JSON "kind").

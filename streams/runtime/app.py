@@ -23,7 +23,7 @@ from streams.runtime.capacity import lane_policy
 from streams.runtime.context import RuleHolder, Runtime
 from streams.runtime.control import ControlFollower, read_compacted, rule_book_from
 from streams.runtime.recovery import TableManager
-from streams.runtime.risk import follow_model_file
+from streams.runtime.risk import follow_live_outcomes, follow_model_file
 from streams.runtime.topic_follower import follower_credentials
 from streams.runtime.transport import BatchSubscriber, Transport
 from streams.runtime.watchdog import Watchdog
@@ -153,6 +153,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
     follow_control_topics(app, runtime)
     follow_model_file(app, runtime.risk, settings)
+    follow_live_outcomes(app, runtime)
     router.register(app, runtime)
     subject_agents = subjects.register(app, runtime)
     web.register(app, runtime, subject_agents[SHIPMENTS])

@@ -16,11 +16,12 @@ import faust
 from faust.tables.manager import TableManager
 
 from agents.risk.lanes import LanePolicy
+from agents.risk.live_outcomes import LiveOutcomes
 from agents.rules.config import RuleBook
 from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
-from agents.subjects.office import RESTATED_KEY
+from agents.subjects.office import CATEGORIES_KEY, RESTATED_KEY
 from agents.subjects.routes import OFFICES
 from streams.access.users import UserDirectory
 from streams.errors import PoisonEvent
@@ -64,7 +65,9 @@ class Runtime:
     changelog_writer: ChangelogWriter
     watch: PartitionWatch
     selectivity_topic: faust.types.TopicT
+    inspected_topic: faust.types.TopicT
     risk: RiskHolder
+    live_outcomes: LiveOutcomes
     lane_policy: LanePolicy
     internal_topics: dict[str, faust.types.TopicT] = field(default_factory=dict)
     watchlist: Watchlist = field(default_factory=Watchlist)
@@ -92,7 +95,10 @@ class Runtime:
             watch=PartitionWatch(settings.stuck_partition_after_s),
             selectivity_topic=app.topic(names.public("selectivity"), key_serializer="raw",
                                         value_serializer="raw"),
+            inspected_topic=app.topic(names.public("inspected_declarations"), key_serializer="raw",
+                                      value_serializer="raw"),
             risk=RiskHolder(settings.model_file, metrics),
+            live_outcomes=LiveOutcomes(join_window_ms=int(settings.outcome_join_days * 86_400_000)),
             lane_policy=lane_policy(settings),
             prices=load_price_table(settings.reference_prices_file),
         )
@@ -145,14 +151,23 @@ class Runtime:
         return futures
 
     async def send_lanes(self, lanes: Iterable[dict[str, Any]]) -> list[Awaitable[Any]]:
-        """Encode and send selectivity records; return their delivery futures."""
+        """Encode and send selectivity records (and the inspected declarations); return their delivery futures."""
         topic_name = self.names.public("selectivity")
+        inspected_name = self.names.public("inspected_declarations")
         decided_at = wall_ms()
         futures: list[Awaitable[Any]] = []
         for lane in lanes:
             restated = lane.pop(RESTATED_KEY, False)
+            categories = lane.pop(CATEGORIES_KEY, None)
+            key = lane["declaration_id"].encode()
             value = self.codec.encode("selectivity", {**lane, "decided_at": decided_at}, topic=topic_name)
-            futures.append(await self.selectivity_topic.send(key=lane["declaration_id"].encode(), value=value))
+            futures.append(await self.selectivity_topic.send(key=key, value=value))
+            if categories is not None:
+                sent = {"declaration_id": lane["declaration_id"], "office_code": lane["office_code"],
+                        "event_time": lane["event_time"], "lane": lane["lane"], "categories": categories,
+                        "model_version": lane["model_version"]}
+                value = self.codec.encode("inspected_declaration", sent, topic=inspected_name)
+                futures.append(await self.inspected_topic.send(key=key, value=value))
             if not restated:
                 self.metrics.lanes.labels(lane["office_code"], lane["lane"], str(lane["control_sample"]).lower()).inc()
             if lane["alert_ids"]:

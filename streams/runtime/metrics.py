@@ -95,6 +95,11 @@ class Metrics:
         self.risk_model = Gauge(
             "cargoguard_risk_model_loaded", "1 for the version of the risk model in force (absent: none).",
             ["version"], registry=r)
+        self.live_outcomes = Gauge(
+            "cargoguard_live_outcomes",
+            "Inspection outcomes reported since the model learned: counted in scores (joined to their "
+            "declaration), declarations sent for inspection waiting for a result, results waiting for "
+            "their declaration.", ["state"], registry=r)
         self.lanes = Counter(
             "cargoguard_lanes_total", "Selectivity lanes decided, per office, lane and control-sample flag.",
             ["office_code", "lane", "control_sample"], registry=r)

@@ -1,4 +1,6 @@
-"""The risk model a worker scores with: read at start, replaced when a newer file appears.
+"""The risk model a worker scores with, and the outcomes reported since it learned.
+
+The model is read at start and replaced when a newer file appears.
 
 ``cargoguard learn`` writes the model file atomically, so a worker that
 sees the file change reads a whole one. A file that cannot be used is
@@ -12,12 +14,18 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faust
 
 from agents.risk.model import ModelFileError, RiskModel
+from streams.outcomes.live_history import LiveHistoryFeed
 from streams.runtime.metrics import Metrics
+from streams.runtime.topic_follower import follower_credentials
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.runtime.context import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +82,17 @@ def follow_model_file(app: faust.App, holder: RiskHolder, settings: Settings) ->
             await asyncio.to_thread(holder.load)
         except Exception:  # a timer must not die: the model in force stays
             log.exception("looking for a newer risk model failed")
+
+
+def follow_live_outcomes(app: faust.App, runtime: Runtime) -> None:
+    """With a model file, keep the outcomes reported since the model learned current (``LiveHistoryFeed``)."""
+    if runtime.settings.model_file is None:
+        return
+    feed = LiveHistoryFeed(runtime.settings, runtime.codec, runtime.metrics, runtime.live_outcomes,
+                           follower_credentials(app.conf),
+                           {key: runtime.refuse_followed(key) for key in ("inspected_declarations",
+                                                                           "inspection_results")})
+
+    @app.task
+    async def follow_outcomes() -> None:
+        await feed.run()

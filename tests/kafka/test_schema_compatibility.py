@@ -128,6 +128,7 @@ PUBLISHED_FINGERPRINTS = {
     "inspection_result": ["b6f9d7914d0d3a5a"],
     "selectivity": ["c469cd66cbc82afa"],
     "lane_capacity": ["7a2fb4637a3e504f"],
+    "inspected_declaration": ["54a056725343d5ce"],
 }
 
 

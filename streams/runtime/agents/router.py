@@ -26,6 +26,7 @@ from typing import Any, cast
 import faust
 from faust.types import Message
 
+from agents.risk.features import categories_of
 from agents.rules import seal_broken, watchlist_hit
 from agents.subjects.routes import OFFICES, SCORING, TIMED_KINDS, LinkMemory, resting_kinds, routes_for
 from streams.errors import PoisonEvent, ProcessingFailed, UndecodableEvent
@@ -195,17 +196,19 @@ class Router:
         """Score the step's LODGED declarations in one call and send them to their office for a lane.
 
         The feature vector goes along (NaN as null): the office explains the
-        scores of the declarations it inspects, and only those.
+        scores of the declarations it inspects, and only those; so do the
+        categories, which it publishes with the lanes it sends for inspection.
         """
         model = self.runtime.risk.current
         if model is None or not lodged:
             return
-        vectors = model.vectors(lodged)
+        vectors = model.vectors(lodged, self.runtime.live_outcomes)
         for record, vector, score in zip(lodged, vectors.tolist(), model.score_vectors(vectors), strict=True):
             outbox.add(record["office_code"], "lodged", {
                 "declaration_id": record["declaration_id"], "event_id": record["event_id"],
                 "event_time": record["event_time"], "score": score, "model_version": model.version,
                 "features": [None if math.isnan(x) else x for x in vector],
+                "categories": categories_of(record),
             })
 
     async def report_progress(self) -> None:

@@ -168,3 +168,14 @@ def test_a_version_2_state_is_read_into_segments_and_goes_on_as_it_would_have():
     _, expected = office.process(state, "VNSGN01", [lodged(3, 0.3)], context(T0 + 9 * MINUTE))
     _, outcome = office.process(upgraded, "VNSGN01", [lodged(3, 0.3)], context(T0 + 9 * MINUTE))
     assert outcome.lanes == expected.lanes and len(outcome.lanes) == 4
+
+
+def test_the_declarations_sent_red_or_yellow_carry_their_categories_and_no_other_does():
+    categories = {n: {"declarant_id": f"DCL-{n}", "office_code": "VNSGN01"} for n in range(12)}
+    events = [(kind, {**event, "categories": categories[n]})
+              for n, (kind, event) in enumerate(lodged(n, score=(n * 7 % 12) / 12) for n in range(12))]
+    _, outcome = office.process(None, "VNSGN01", events, context(T0 + 20 * MINUTE))
+    assert {lane["lane"] for lane in outcome.lanes} == {"RED", "YELLOW", "GREEN"}
+    for lane in outcome.lanes:
+        n = int(lane["declaration_id"][1:])
+        assert lane.get(office.CATEGORIES_KEY) == (None if lane["lane"] == "GREEN" else categories[n]), lane

@@ -43,7 +43,8 @@ def test_a_group_with_a_fault_mid_stream_raises_what_one_worker_raises(deploymen
     assert_every_partition_has_a_stream_time(deployed)
 
 
-
+# Hostile input met by a group that loses a worker: a fault test too.
+@pytest.mark.faults
 def test_garbage_on_the_control_topics_before_the_group_starts_changes_nothing(deployment, traffic, one_worker):
     """Undecodable rule and watchlist records are there before three workers start; one is killed mid-stream."""
     deployed = deployment()

@@ -33,7 +33,7 @@ from streams.runtime.capacity import EVERY_OFFICE, lane_policy
 from streams.runtime.metrics import Metrics
 from streams.runtime.once_per_cause import OncePerCause
 from streams.runtime.risk import RiskHolder
-from streams.runtime.routed_batches import encode_batch
+from streams.runtime.routed_batches import encode_batches
 from streams.runtime.staged_table import ChangelogWriter
 from streams.runtime.stream_time import wall_ms
 from streams.runtime.watchdog import PartitionWatch
@@ -209,10 +209,10 @@ class Runtime:
 
     async def send_batches(self, kind: str, by_partition: dict[int, list[Any]],
                            progress: dict[str, Any] | None) -> list[Awaitable[Any]]:
-        """Send one routed batch to each partition of an internal topic; return the delivery futures."""
+        """Send the routed batches of each partition of an internal topic; return the delivery futures."""
         topic = self.internal_topics[kind]
-        return [await topic.send(value=encode_batch(events, progress), partition=partition)
-                for partition, events in by_partition.items()]
+        return [await topic.send(value=value, partition=partition)
+                for partition, events in by_partition.items() for value in encode_batches(events, progress)]
 
 
 async def settle(futures: list[Awaitable[Any]]) -> None:

@@ -2,7 +2,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.runtime.routed_batches import Outbox, decode_batch, encode_batch, partition_for
+from streams.runtime.routed_batches import (
+    MAX_BATCH_BYTES,
+    Outbox,
+    decode_batch,
+    encode_batch,
+    encode_batches,
+    partition_for,
+)
 
 
 @given(st.text(min_size=1, max_size=40), st.integers(min_value=1, max_value=64))
@@ -17,6 +24,18 @@ def test_batch_round_trip():
     progress = {"tps": {"t:0": [5, 7, False]}}
     batch = decode_batch(encode_batch(events, progress))
     assert batch.events == events and batch.progress == progress
+
+
+def test_a_share_over_the_size_limit_is_split_in_order_with_the_progress_last():
+    events = [(f"OFFICE-{n % 3}", "lodged", {"declaration_id": f"D{n}", "features": [0.123456789] * 30})
+              for n in range(3_000)]
+    progress = {"tps": {"t:0": [5, 7, False]}}
+    values = encode_batches(events, progress)
+    assert len(values) > 1 and all(len(value) <= MAX_BATCH_BYTES for value in values)
+    batches = [decode_batch(value) for value in values]
+    assert [event for batch in batches for event in batch.events] == events
+    assert [batch.progress for batch in batches] == [None] * (len(batches) - 1) + [progress]
+    assert encode_batches(events[:10], progress) == [encode_batch(events[:10], progress)]
 
 
 def test_unknown_batch_version_is_refused():

@@ -12,7 +12,7 @@ import random
 
 import orjson
 
-from agents.risk.features import FEATURES
+from agents.risk.features import CATEGORIES, FEATURES
 from agents.risk.lanes import Capacity, LanePolicy
 from agents.rules.config import load_rule_book
 from agents.subjects import declarant, hs_code, office
@@ -76,9 +76,11 @@ def test_a_hot_hs_code_judged_for_days_stays_small_and_does_not_grow():
 
 def test_a_busy_office_deciding_20000_lanes_an_hour_stays_under_the_message_limit():
     # Stored whole, 2,400 an hour had made a 0.8 MB office; 20,000 would be 7 MB. Stream time
-    # one step (10 minutes) behind: a step's declarations wait, with their feature vectors.
+    # one step (10 minutes) behind: a step's declarations wait, with their feature vectors and
+    # categories.
     key, per_hour = "VNSGN01", 20_000
     policy = LanePolicy({}, Capacity(per_hour // 10, per_hour // 5), control_rate=0.02)
+    categories = {name: f"{name}-value-{n}" for n, name in enumerate(CATEGORIES)}
     rng = random.Random(7)
     state: office.OfficeState | None = None
     largest = n = 0
@@ -89,7 +91,8 @@ def test_a_busy_office_deciding_20000_lanes_an_hour_stays_under_the_message_limi
             n += 1
             events.append(("lodged", {"declaration_id": f"D{n:09d}", "event_time": start + i * STEP // count,
                                       "score": rng.random(), "model_version": "kcs-2026-12-06T10:00:00-0a1b2c3d",
-                                      "features": [rng.uniform(0, 1e4) for _ in FEATURES]}))
+                                      "features": [rng.uniform(0, 1e4) for _ in FEATURES],
+                                      "categories": categories}))
         context = Context(RULES, start - STEP, LATENESS, T0, start - STEP, lane_policy=policy)
         state, outcome = office.process(state, key, events, context)
         stored = [orjson.dumps(segment) for segment in office.take_dirty_segments(state).values()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from datetime import datetime
 from typing import Any
 
 T0 = 1_767_571_200_000
@@ -16,6 +17,11 @@ HOUR = 60 * MINUTE
 PARCEL_USD_PER_KG = 50.0
 
 _ids = itertools.count(1)
+
+
+def millis(moment: datetime) -> int:
+    """Epoch milliseconds of a time read back from Avro (``timestamp-millis`` decodes to a datetime)."""
+    return round(moment.timestamp() * 1000)
 
 
 def next_id(prefix: str) -> str:

@@ -11,7 +11,6 @@ capacity changed at run time are taken without a restart.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from agents.risk.model import RiskModel, train
 from agents.rules.watchlist_hit import WatchEntry
 from streams.runtime.capacity import set_capacity
 from streams.runtime.control import add_watch_entry
-from tests.builders import RISKY_IMPORTERS, T0, inspected
+from tests.builders import RISKY_IMPORTERS, T0, inspected, millis
 from tests.conftest import Deployment
 
 pytestmark = pytest.mark.e2e
@@ -36,10 +35,6 @@ def learned(path: Path, seed: int, trained_at: str) -> RiskModel:
     model = train(inspected(600, T0 - 30 * DAY_MS, seed=seed), trained_at=trained_at)
     model.save(path)
     return model
-
-
-def millis(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
 
 
 def lodged(count: int, start_ms: int, seed: int) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ had not come.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,17 +17,13 @@ import pytest
 from agents.risk.features import categories_of
 from agents.risk.live_outcomes import LiveOutcomes
 from agents.risk.model import train
-from tests.builders import HOUR, T0, inspected
+from tests.builders import HOUR, T0, inspected, millis
 from tests.conftest import Deployment
 
 pytestmark = pytest.mark.e2e
 
 DAY_MS = 86_400_000
 OFFICE = "VNSGN01"
-
-
-def millis(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
 
 
 def copies(records: list[dict[str, Any]], start_ms: int, tag: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The worker's live outcome history: follows the inspected declarations and the results, joins them for scoring.
+"""The worker's live outcome history: follows the inspected declarations, hears the results, joins them for scoring.
 
 Every worker reads both topics from their start, so each scores with the
 same outcomes once it has caught up; a result that reaches one worker
@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from agents.risk.live_outcomes import LiveOutcomes
 from streams.kafka.codec import Codec
 from streams.kafka.topics import TopicNames
+from streams.outcomes.results_feed import InspectionResultsFeed
 from streams.runtime.metrics import Metrics
 from streams.runtime.topic_follower import RefusedHandler, follow_topic, partitions_of
 from streams.settings import Settings
@@ -27,46 +28,37 @@ REFRESH_S = 5.0
 
 
 class LiveHistoryFeed:
-    """Feeds ``LiveOutcomes`` from ``cargo.inspected-declarations`` and ``cargo.inspection-results``."""
+    """Feeds ``LiveOutcomes`` from ``cargo.inspected-declarations`` and the worker's ``InspectionResultsFeed``."""
 
     def __init__(self, settings: Settings, codec: Codec, metrics: Metrics, live: LiveOutcomes,
-                 credentials: Mapping[str, Any], refuse: dict[str, RefusedHandler]) -> None:
+                 credentials: Mapping[str, Any], refuse: RefusedHandler, results: InspectionResultsFeed) -> None:
         self.settings = settings
         self.codec = codec
         self.metrics = metrics
         self.live = live
         self.credentials = credentials
         self.refuse = refuse
-        names = TopicNames(settings)
-        self.topics = {"inspected_declarations": names.public("inspected_declarations"),
-                       "inspection_results": names.public("inspection_results")}
-        self._next_offsets: dict[str, dict[int, int]] = {key: {} for key in self.topics}
+        self.topic = TopicNames(settings).public("inspected_declarations")
+        self._next_offsets: dict[int, int] = {}
+        results.listeners.append(self._on_result)
 
     async def run(self) -> None:
-        """Follow both topics from their start, and refresh the gauges, until cancelled."""
-        await asyncio.gather(*(follow_topic(self.settings, self.credentials, topic, self._resume(key),
-                                            self._offer(key), self.refuse[key])
-                               for key, topic in self.topics.items()),
+        """Follow the inspected declarations from their start, and refresh the gauges, until cancelled."""
+        await asyncio.gather(follow_topic(self.settings, self.credentials, self.topic, self._resume,
+                                          self._offer, self.refuse),
                              self._refresh())
 
-    def _resume(self, key: str) -> Any:
-        async def resume(consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
-            return {p: self._next_offsets[key].get(p, 0) for p in partitions_of(consumer, self.topics[key])}
-        return resume
+    async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
+        return {p: self._next_offsets.get(p, 0) for p in partitions_of(consumer, self.topic)}
 
-    def _offer(self, key: str) -> Any:
-        def offer(record: ConsumerRecord[bytes, bytes]) -> None:
-            self._next_offsets[key][record.partition] = record.offset + 1
-            if record.value is None:
-                return
-            if key == "inspected_declarations":
-                sent = self.codec.decode("inspected_declaration", record.value)
-                self.live.add_sent(sent["declaration_id"], sent["event_time"], sent["categories"])
-            else:
-                result = self.codec.decode("inspection_result", record.value)
-                self.live.add_result(result["declaration_id"], result["inspected_at"],
-                                     result["result"] == "INFRACTION")
-        return offer
+    def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self._next_offsets[record.partition] = record.offset + 1
+        if record.value is not None:
+            sent = self.codec.decode("inspected_declaration", record.value)
+            self.live.add_sent(sent["declaration_id"], sent["event_time"], sent["categories"])
+
+    def _on_result(self, result: dict[str, Any]) -> None:
+        self.live.add_result(result["declaration_id"], result["inspected_at"], result["result"] == "INFRACTION")
 
     async def _refresh(self) -> None:
         gauge = self.metrics.live_outcomes

@@ -17,6 +17,7 @@ from agents.rules.watchlist_hit import WatchEntry
 from agents.subjects.routes import SHIPMENTS
 from streams import web
 from streams.kafka.codec import Codec
+from streams.outcomes.results_feed import InspectionResultsFeed
 from streams.runtime import stores
 from streams.runtime.agents import router, subjects
 from streams.runtime.capacity import lane_policy
@@ -153,12 +154,25 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     runtime = Runtime.build(app, settings, codec, RuleHolder(current=defaults, defaults=defaults))
     follow_control_topics(app, runtime)
     follow_model_file(app, runtime.risk, settings)
-    follow_live_outcomes(app, runtime)
+    results = follow_inspection_results(app, runtime)
+    follow_live_outcomes(app, runtime, results)
     router.register(app, runtime)
     subject_agents = subjects.register(app, runtime)
-    web.register(app, runtime, subject_agents[SHIPMENTS])
+    web.register(app, runtime, subject_agents[SHIPMENTS], results)
     Watchdog(app, runtime)
     return app, runtime
+
+
+def follow_inspection_results(app: CargoguardApp, runtime: Runtime) -> InspectionResultsFeed:
+    """Follow ``cargo.inspection-results`` once for the worker; its listeners are added before it starts."""
+    feed = InspectionResultsFeed(runtime.settings, runtime.codec, follower_credentials(app.conf),
+                                 runtime.refuse_followed("inspection_results"))
+
+    @app.task
+    async def follow_results() -> None:
+        await feed.run()
+
+    return feed
 
 
 def follow_control_topics(app: CargoguardApp, runtime: Runtime) -> None:

@@ -30,6 +30,7 @@ from streams.cases.board import CaseBoard
 from streams.cases.publisher import CasePublisher
 from streams.kafka.alert_feed import AlertFilter
 from streams.outcomes.live import LivePrecision
+from streams.outcomes.results_feed import InspectionResultsFeed
 from streams.runtime.agents.subject_agent import SubjectAgent
 from streams.runtime.context import Runtime
 from streams.runtime.topic_follower import follower_credentials
@@ -45,10 +46,12 @@ BOARD_CAPACITY = 500
 STATIC = Path(str(resources.files(__name__).joinpath("static")))
 
 
-def register(app: faust.App, runtime: Runtime, shipments: SubjectAgent[ShipmentState]) -> AlertBoard:
+def register(app: faust.App, runtime: Runtime, shipments: SubjectAgent[ShipmentState],
+             results: InspectionResultsFeed) -> AlertBoard:
     """Add every endpoint to the worker's web server; return the alert board.
 
-    ``shipments`` is the worker's shipment agent, whose states give a case its shipment's events.
+    ``shipments`` is the worker's shipment agent, whose states give a case its shipment's events;
+    ``results`` the worker's reader of inspection results, which rule precision listens to.
     """
     board = AlertBoard(capacity=BOARD_CAPACITY)
     page = (STATIC / "control_room.html").read_text(encoding="utf-8")
@@ -116,8 +119,7 @@ def register(app: faust.App, runtime: Runtime, shipments: SubjectAgent[ShipmentS
                   raw_topic("case_actions"), raw_topic("inspection_results")).install(web_app)
 
     credentials = follower_credentials(app.conf)
-    precision = LivePrecision(runtime.settings, runtime.codec, runtime.metrics, credentials,
-                              runtime.refuse_followed("inspection_results"))
+    precision = LivePrecision(runtime.settings, runtime.metrics, results)
     precision.floors(runtime.rules.current)
 
     def on_alert(alert: dict[str, Any], partition: int, offset: int) -> None:

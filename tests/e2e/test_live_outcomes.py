@@ -5,7 +5,7 @@ Two workers decide lanes; the declarations sent RED or YELLOW appear on
 naming them by id alone are published. Declarations lodged after the
 inspections are scored with the model's history plus those outcomes (the
 same scores as joining them offline), one lodged before them as if they
-had not come.
+had not come. Garbage on either feed is dead-lettered and read past.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def test_outcomes_reported_since_the_model_learned_count_in_later_scores_only(de
     assert all(r["categories"] == categories_of(by_id[r["declaration_id"]]) and r["lane"] == lanes[
         r["declaration_id"]]["lane"] for r in records)
 
+    # Garbage on both feeds first: each worker dead-letters each once, and reads on past it.
+    for feed in ("inspected_declarations", "inspection_results"):
+        deployed.publisher.publish_raw(deployed.names.public(feed), b"GARBAGE", b"not a record")
     # All of them were infractions, found two hours after the first was lodged.
     inspected_at = T0 + 2 * HOUR
     publish_results(deployed, [{
@@ -74,6 +77,11 @@ def test_outcomes_reported_since_the_model_learned_count_in_later_scores_only(de
     } for d in sorted(sent_for_inspection)])
     for worker in workers:
         worker.wait_metric("cargoguard_live_outcomes", lambda n: n == len(sent_for_inspection), state="counted")
+    letters = deployed.read_topic("dead_letter", "dead_letter", timeout_s=30, settle_s=2,
+                                  until=lambda seen: len(seen) >= 4)
+    # The results topic is read once per worker, for rule precision and the history alike.
+    assert sorted(letter["source_topic"] for letter in letters) == sorted(
+        deployed.names.public(feed) for feed in ("inspected_declarations", "inspection_results") for _ in workers)
 
     # The same declarations lodged again before the inspections and after them.
     judged = [by_id[d] for d in sorted(sent_for_inspection)]

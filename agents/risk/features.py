@@ -79,16 +79,19 @@ class OutcomeHistory:
             if infraction:
                 self.infractions[name][value] = self.infractions[name].get(value, 0) + weight
 
-    def features(self, declaration: Mapping[str, Any], later: OutcomeHistory | None = None) -> list[float]:
+    def features(self, declaration: Mapping[str, Any], later: OutcomeHistory | None = None,
+                 categories: Mapping[str, str] | None = None) -> list[float]:
         """The feature vector of ``declaration`` (in ``FEATURES`` order); NaN where nothing is known.
 
         ``later``: outcomes known besides this history's (reported since the
-        model learned), counted with it.
+        model learned), counted with it. ``categories``: the declaration's
+        ``categories_of``, when the caller needs them too and has them already.
         """
         inspected = self.total_inspected + (later.total_inspected if later else 0)
         infractions = self.total_infractions + (later.total_infractions if later else 0)
         prior = infractions / inspected if inspected else 0.5  # the share found infractions
-        categories = categories_of(declaration)
+        if categories is None:
+            categories = categories_of(declaration)
         vector: list[float] = []
         for name in CATEGORIES:
             value = categories.get(name)

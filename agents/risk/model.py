@@ -68,24 +68,31 @@ class RiskModel:
     history: OutcomeHistory
     booster: lightgbm.Booster
 
-    def features_of(self, declaration: Mapping[str, Any], live: LiveOutcomes | None = None) -> list[float]:
+    def features_of(self, declaration: Mapping[str, Any], live: LiveOutcomes | None = None,
+                    categories: Mapping[str, str] | None = None) -> list[float]:
         """The declaration's features, without outcome features when the history reaches past its event time.
 
         ``live``: the outcomes reported since the model learned; those
         inspected before the declaration's event time count with the history.
+        ``categories``: its ``categories_of``, if the caller has them.
         """
         event_time = int(declaration["event_time"])
         if event_time <= self.knows_until:
-            vector = self.history.features(declaration)
+            vector = self.history.features(declaration, categories=categories)
             vector[:OUTCOME_FEATURES] = [math.nan] * OUTCOME_FEATURES
             return vector
         later = live.history_between(self.knows_until, event_time) if live is not None else None
-        return self.history.features(declaration, later if later is not None and later.total_inspected else None)
+        return self.history.features(declaration, later if later is not None and later.total_inspected else None,
+                                     categories)
 
-    def vectors(self, declarations: Sequence[Mapping[str, Any]],
-                live: LiveOutcomes | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """The feature vectors of a batch of declarations, one row each (``FEATURES`` order)."""
-        return np.array([self.features_of(d, live) for d in declarations],
+    def vectors(self, declarations: Sequence[Mapping[str, Any]], live: LiveOutcomes | None = None,
+                categories: Sequence[Mapping[str, str]] | None = None) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The feature vectors of a batch of declarations, one row each (``FEATURES`` order).
+
+        ``categories``: each declaration's ``categories_of``, if the caller has them.
+        """
+        each = categories if categories is not None else [None] * len(declarations)
+        return np.array([self.features_of(d, live, c) for d, c in zip(declarations, each, strict=True)],
                         dtype=np.float64).reshape(-1, len(FEATURES))
 
     def score(self, declarations: Sequence[Mapping[str, Any]]) -> list[float]:

@@ -202,13 +202,15 @@ class Router:
         model = self.runtime.risk.current
         if model is None or not lodged:
             return
-        vectors = model.vectors(lodged, self.runtime.live_outcomes)
-        for record, vector, score in zip(lodged, vectors.tolist(), model.score_vectors(vectors), strict=True):
+        categories = [categories_of(record) for record in lodged]
+        vectors = model.vectors(lodged, self.runtime.live_outcomes, categories)
+        for record, vector, score, own in zip(lodged, vectors.tolist(), model.score_vectors(vectors), categories,
+                                              strict=True):
             outbox.add(record["office_code"], "lodged", {
                 "declaration_id": record["declaration_id"], "event_id": record["event_id"],
                 "event_time": record["event_time"], "score": score, "model_version": model.version,
                 "features": [None if math.isnan(x) else x for x in vector],
-                "categories": categories_of(record),
+                "categories": own,
             })
 
     async def report_progress(self) -> None:

@@ -18,10 +18,11 @@ so the other lanes never depend on when an alert arrived; an alert that
 arrives after the lane was decided restates it, RED with the alert ids,
 under the same key. The last record of a declaration is therefore the same
 whichever came first, except that a lane forced after its decision has no
-reasons (its feature vector is gone; its alerts say why) and is not on
-``cargo.inspected-declarations`` (its categories are gone too), where every
-other RED and YELLOW lane goes with its risk categories, for the outcome of
-the inspection to be joined to (``agents.risk.live_outcomes``).
+reasons (its feature vector is gone; its alerts say why). Every RED and
+YELLOW lane goes to ``cargo.inspected-declarations`` with its risk
+categories, for the outcome of the inspection to be joined to
+(``agents.risk.live_outcomes``); a GREEN lane keeps its categories as long
+as its decision is remembered, so one forced RED later goes there too.
 
 A busy office gets thousands of declarations an hour, each waiting here
 with its feature vector until stream time passes it, then remembered for an
@@ -41,7 +42,8 @@ OfficeLanes, "critical": {declaration_id: [newest alert event_time,
 [alert_id, ...]]}, "raised": {}, "epoch": int, "segments": [segment id],
 "v": 3}``. Segment: ``{declaration_id: {"t": event_time, "score": float,
 "model": model_version, "epoch": int, and while it waits "features":
-[float | null, ...] and "categories": {category: value}, once decided "lane": the risk lane (null: unknown, from
+[float | null, ...] and "categories": {category: value} (kept once decided GREEN, until a CRITICAL
+alert forces it RED), once decided "lane": the risk lane (null: unknown, from
 version 1), "control": bool, "inspected": bool}}``. Versions 1 and 2 (one
 document with ``pending`` and ``decided``) are read and rewritten in
 segments.
@@ -239,6 +241,8 @@ def process(state: OfficeState | None, key: str, events: Sequence[RoutedEvent],
             record[FEATURES_KEY] = features
         if record["lane"] in (RED, YELLOW) and categories:  # none from a version that did not send them
             record[CATEGORIES_KEY] = categories
+        elif categories:  # kept while the decision is remembered: a CRITICAL alert may still send it RED
+            entry["categories"] = categories
         outcome.lanes.append(record)
     del state.pending[:due]
     if state.pending:
@@ -280,7 +284,12 @@ def _note_critical(state: OfficeState, office_code: str, alert: Mapping[str, Any
         if entry is None or entry.get("lane") is None:
             continue  # decided later with the alert in hand (or by version 1 state: nothing to restate)
         lane = Lane(declaration_id, entry["t"], RED, entry["score"], entry["control"], inspected=True)
-        outcome.lanes.append({**_record(office_code, lane, entry["model"], noted[1]), RESTATED_KEY: True})
+        record = {**_record(office_code, lane, entry["model"], noted[1]), RESTATED_KEY: True}
+        categories = entry.pop("categories", None)  # a GREEN lane's: now sent for inspection, once
+        if categories:
+            record[CATEGORIES_KEY] = categories
+            state.dirty_segments.add(state.segment_of[declaration_id])
+        outcome.lanes.append(record)
 
 
 def explain(lanes: list[dict[str, Any]], model: RiskModel | None) -> None:

@@ -179,3 +179,20 @@ def test_the_declarations_sent_red_or_yellow_carry_their_categories_and_no_other
     for lane in outcome.lanes:
         n = int(lane["declaration_id"][1:])
         assert lane.get(office.CATEGORIES_KEY) == (None if lane["lane"] == "GREEN" else categories[n]), lane
+
+
+def test_a_green_lane_forced_red_after_its_decision_is_sent_for_inspection_with_its_categories_once():
+    categories = {n: {"declarant_id": f"DCL-{n}", "office_code": "VNSGN01"} for n in range(6)}
+    events = [(kind, {**event, "categories": categories[n]})
+              for n, (kind, event) in enumerate(lodged(n, score=n / 10) for n in range(6))]
+    state, decided = office.process(None, "VNSGN01", events, context(T0 + 9 * MINUTE))
+    green = next(lane["declaration_id"] for lane in decided.lanes if lane["lane"] == "GREEN")
+    # The decided GREEN lane's categories outlive its decision in the stored form.
+    state = stored(state)
+    state, forced = office.process(state, "VNSGN01", [critical("A1", green)], context(T0 + 9 * MINUTE))
+    (record,) = forced.lanes
+    assert (record["lane"], record[office.CATEGORIES_KEY]) == ("RED", categories[int(green[1:])])
+    assert state.segment_of[green] in state.dirty_segments
+    # A second alert restates it again, but it was already sent for inspection.
+    _, again = office.process(stored(state), "VNSGN01", [critical("A2", green)], context(T0 + 10 * MINUTE))
+    assert [(r["alert_ids"], office.CATEGORIES_KEY in r) for r in again.lanes] == [(["A1", "A2"], False)]

@@ -313,4 +313,4 @@ def explain(lanes: list[dict[str, Any]], model: RiskModel | None) -> None:
 
 def is_empty(state: OfficeState) -> bool:
     """True when the office has nothing to remember."""
-    return not (state.segments or state.critical or state.lanes.arrivals or state.lanes.recent)
+    return not (state.segments or state.critical or state.lanes.arrivals.runs or state.lanes.recent)

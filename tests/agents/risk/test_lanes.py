@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 
@@ -99,3 +100,40 @@ def test_a_sparse_office_inspects_its_riskiest_with_a_day_window_not_first_come_
 
     assert mean_red_score(daily) > 0.85 and mean_red_score(daily) > mean_red_score(hourly) + 0.1
     assert 60 <= sum(lane.lane == RED for lane in daily) <= 100  # never past five a day
+
+
+def test_counted_in_runs_the_arrivals_are_within_a_run_and_no_window_passes_the_capacity():
+    rng = random.Random(11)
+    # Bursts (a day's declarations within minutes, as the KCS rows come) between quiet spells.
+    times, time = [], 0
+    for _ in range(40):
+        time += rng.choice([60_000, 20 * 60_000, 3 * HOUR_MS])
+        for _ in range(rng.choice([3, 50, 400, 1_500])):
+            time += rng.choice([0, 1_000, 30_000])
+            times.append(time)
+    capacity = Capacity(1_200, 1_500, window_ms=6 * HOUR_MS)
+    office = OfficeLanes()
+    lanes = []
+    largest_run = {"arrivals": 1, "reds": 1, "yellows": 1}
+    for i, time in enumerate(times):
+        lanes.append(office.decide(f"D{i:06d}", time, rng.random(), capacity, 0.02))
+        horizon = time - capacity.window_ms
+        exact = i + 1 - bisect.bisect_right(times, horizon, hi=i + 1)
+        counted = office.arrivals.estimate_after(horizon)
+        largest = max(run[2] for run in office.arrivals.runs)
+        if largest == 1:  # always while the runs hold under twice RUN_SHARE
+            assert counted == exact
+        else:
+            assert abs(counted - exact) < largest, (i, counted, exact, largest)
+        for name in largest_run:
+            runs = getattr(office, name).runs
+            largest_run[name] = max([largest_run[name], *(run[2] for run in runs)])
+    assert min(largest_run.values()) > 1  # the case made runs of each
+    # The lanes count a run across the window's start whole: never past the capacity.
+    assert most_in_any_window(lanes, RED, capacity.window_ms) <= capacity.red
+    assert most_in_any_window(lanes, YELLOW, capacity.window_ms) <= capacity.yellow
+    # An office that never has twice RUN_SHARE arrivals in its window keeps every time.
+    steady = OfficeLanes()
+    for i in range(5_000):
+        steady.decide(f"S{i}", i * 10_000, rng.random(), Capacity(10, 10), 0.0)
+    assert {run[2] for run in steady.arrivals.runs} == {1} and steady.arrivals.total == 360

@@ -13,7 +13,7 @@ import random
 import orjson
 
 from agents.risk.features import CATEGORIES, FEATURES
-from agents.risk.lanes import Capacity, LanePolicy
+from agents.risk.lanes import Capacity, LanePolicy, OfficeLanes
 from agents.rules.config import load_rule_book
 from agents.subjects import declarant, hs_code, office
 from agents.subjects.common import Context
@@ -102,3 +102,20 @@ def test_a_busy_office_deciding_20000_lanes_an_hour_stays_under_the_message_limi
     assert len(state.pending) >= count  # a step and more waits
     assert per_hour < len(state.segment_of) < 2 * per_hour  # an hour and more is remembered, not four
     assert largest < MESSAGE_LIMIT / 2, largest
+
+
+def test_an_office_counting_a_week_of_arrivals_keeps_a_small_head():
+    # A week's capacity window (what evaluate uses, and an office with a weekly swing
+    # needs): kept one by one, 1,000 arrivals an hour and their RED and YELLOW lanes
+    # made a 3 MB head after a week; 20,000 an hour would make 60 MB.
+    key, per_hour, week = "VNSGN01", 1_000, 7 * 24 * HOUR
+    capacity = Capacity(per_hour * 168 // 10, per_hour * 168 // 5, window_ms=week)
+    state = office.OfficeState(office_code=key, lanes=OfficeLanes())
+    rng = random.Random(3)
+    largest = 0
+    for n in range(8 * 24 * per_hour):
+        state.lanes.decide(f"D{n:09d}", T0 + n * HOUR // per_hour, rng.random(), capacity, 0.02)
+        if n % 10_000 == 0:
+            largest = max(largest, len(orjson.dumps(office.head(state))))
+    assert state.lanes.arrivals.total >= 7 * 24 * per_hour  # the whole week is counted
+    assert largest < MESSAGE_LIMIT / 8, largest

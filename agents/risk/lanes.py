@@ -168,8 +168,8 @@ class TimeRuns:
 class OfficeLanes:
     """An office's recent arrivals, scores and inspections: what its next lane is decided from.
 
-    Plain lists of event times and scores (the state is stored as JSON);
-    ``ranked`` is ``recent`` sorted, for ranking a new score. Arrivals and
+    Plain lists and numbers (the state is stored as JSON); ``ranked`` is
+    ``recent`` sorted, for ranking a new score. Arrivals and
     the RED and YELLOW lanes are counted in runs (``TimeRuns``): a window
     can hold far more than a message may (``RUN_SHARE``). The arrival rate
     is estimated within a run; the lanes, counted against the capacity,

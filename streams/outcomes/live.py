@@ -1,4 +1,4 @@
-"""The worker's live rule precision: hears every result (``InspectionResultsFeed``) and alert, exports gauges."""
+"""The worker's live rule precision: hears every result (``RecordFeed``) and alert, exports gauges."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.rules.config import RuleBook
 from streams.outcomes.precision import RulePrecision
-from streams.outcomes.results_feed import InspectionResultsFeed
+from streams.outcomes.record_feed import RecordFeed
 from streams.runtime.metrics import Metrics
 from streams.settings import Settings
 
@@ -18,7 +18,7 @@ REFRESH_S = 5.0
 class LivePrecision:
     """Keeps a ``RulePrecision`` current and its figures on /metrics."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, results: InspectionResultsFeed) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, results: RecordFeed) -> None:
         self.settings = settings
         self.metrics = metrics
         self.precision = RulePrecision()

@@ -9,53 +9,32 @@ one place a score depends on arrival, like a rule change).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
-import aiokafka
-from aiokafka.structs import ConsumerRecord
-
 from agents.risk.live_outcomes import LiveOutcomes
-from streams.kafka.codec import Codec
-from streams.kafka.topics import TopicNames
-from streams.outcomes.results_feed import InspectionResultsFeed
+from streams.outcomes.record_feed import RecordFeed
 from streams.runtime.metrics import Metrics
-from streams.runtime.topic_follower import RefusedHandler, follow_topic, partitions_of
-from streams.settings import Settings
 
 # How often the gauges are refreshed.
 REFRESH_S = 5.0
 
 
 class LiveHistoryFeed:
-    """Feeds ``LiveOutcomes`` from ``cargo.inspected-declarations`` and the worker's ``InspectionResultsFeed``."""
+    """Feeds ``LiveOutcomes`` from the feeds of ``cargo.inspected-declarations`` and ``cargo.inspection-results``."""
 
-    def __init__(self, settings: Settings, codec: Codec, metrics: Metrics, live: LiveOutcomes,
-                 credentials: Mapping[str, Any], refuse: RefusedHandler, results: InspectionResultsFeed) -> None:
-        self.settings = settings
-        self.codec = codec
+    def __init__(self, metrics: Metrics, live: LiveOutcomes, sent: RecordFeed, results: RecordFeed) -> None:
         self.metrics = metrics
         self.live = live
-        self.credentials = credentials
-        self.refuse = refuse
-        self.topic = TopicNames(settings).public("inspected_declarations")
-        self._next_offsets: dict[int, int] = {}
+        self.sent = sent
+        sent.listeners.append(self._on_sent)
         results.listeners.append(self._on_result)
 
     async def run(self) -> None:
         """Follow the inspected declarations from their start, and refresh the gauges, until cancelled."""
-        await asyncio.gather(follow_topic(self.settings, self.credentials, self.topic, self._resume,
-                                          self._offer, self.refuse),
-                             self._refresh())
+        await asyncio.gather(self.sent.run(), self._refresh())
 
-    async def _resume(self, consumer: aiokafka.AIOKafkaConsumer) -> dict[int, int]:
-        return {p: self._next_offsets.get(p, 0) for p in partitions_of(consumer, self.topic)}
-
-    def _offer(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        self._next_offsets[record.partition] = record.offset + 1
-        if record.value is not None:
-            sent = self.codec.decode("inspected_declaration", record.value)
-            self.live.add_sent(sent["declaration_id"], sent["event_time"], sent["categories"])
+    def _on_sent(self, sent: dict[str, Any]) -> None:
+        self.live.add_sent(sent["declaration_id"], sent["event_time"], sent["categories"])
 
     def _on_result(self, result: dict[str, Any]) -> None:
         self.live.add_result(result["declaration_id"], result["inspected_at"], result["result"] == "INFRACTION")

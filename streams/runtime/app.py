@@ -17,7 +17,7 @@ from agents.rules.watchlist_hit import WatchEntry
 from agents.subjects.routes import SHIPMENTS
 from streams import web
 from streams.kafka.codec import Codec
-from streams.outcomes.results_feed import InspectionResultsFeed
+from streams.outcomes.record_feed import RecordFeed
 from streams.runtime import stores
 from streams.runtime.agents import router, subjects
 from streams.runtime.capacity import lane_policy
@@ -163,10 +163,10 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
     return app, runtime
 
 
-def follow_inspection_results(app: CargoguardApp, runtime: Runtime) -> InspectionResultsFeed:
+def follow_inspection_results(app: CargoguardApp, runtime: Runtime) -> RecordFeed:
     """Follow ``cargo.inspection-results`` once for the worker; its listeners are added before it starts."""
-    feed = InspectionResultsFeed(runtime.settings, runtime.codec, follower_credentials(app.conf),
-                                 runtime.refuse_followed("inspection_results"))
+    feed = RecordFeed(runtime.settings, runtime.codec, follower_credentials(app.conf), "inspection_results",
+                      runtime.refuse_followed("inspection_results"))
 
     @app.task
     async def follow_results() -> None:

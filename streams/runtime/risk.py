@@ -20,7 +20,7 @@ import faust
 
 from agents.risk.model import ModelFileError, RiskModel
 from streams.outcomes.live_history import LiveHistoryFeed
-from streams.outcomes.results_feed import InspectionResultsFeed
+from streams.outcomes.record_feed import RecordFeed
 from streams.runtime.metrics import Metrics
 from streams.runtime.topic_follower import follower_credentials
 from streams.settings import Settings
@@ -85,13 +85,13 @@ def follow_model_file(app: faust.App, holder: RiskHolder, settings: Settings) ->
             log.exception("looking for a newer risk model failed")
 
 
-def follow_live_outcomes(app: faust.App, runtime: Runtime, results: InspectionResultsFeed) -> None:
+def follow_live_outcomes(app: faust.App, runtime: Runtime, results: RecordFeed) -> None:
     """With a model file, keep the outcomes reported since the model learned current (``LiveHistoryFeed``)."""
     if runtime.settings.model_file is None:
         return
-    feed = LiveHistoryFeed(runtime.settings, runtime.codec, runtime.metrics, runtime.live_outcomes,
-                           follower_credentials(app.conf), runtime.refuse_followed("inspected_declarations"),
-                           results)
+    sent = RecordFeed(runtime.settings, runtime.codec, follower_credentials(app.conf), "inspected_declarations",
+                      runtime.refuse_followed("inspected_declarations"))
+    feed = LiveHistoryFeed(runtime.metrics, runtime.live_outcomes, sent, results)
 
     @app.task
     async def follow_outcomes() -> None:

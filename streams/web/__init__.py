@@ -30,7 +30,7 @@ from streams.cases.board import CaseBoard
 from streams.cases.publisher import CasePublisher
 from streams.kafka.alert_feed import AlertFilter
 from streams.outcomes.live import LivePrecision
-from streams.outcomes.results_feed import InspectionResultsFeed
+from streams.outcomes.record_feed import RecordFeed
 from streams.runtime.agents.subject_agent import SubjectAgent
 from streams.runtime.context import Runtime
 from streams.runtime.topic_follower import follower_credentials
@@ -47,7 +47,7 @@ STATIC = Path(str(resources.files(__name__).joinpath("static")))
 
 
 def register(app: faust.App, runtime: Runtime, shipments: SubjectAgent[ShipmentState],
-             results: InspectionResultsFeed) -> AlertBoard:
+             results: RecordFeed) -> AlertBoard:
     """Add every endpoint to the worker's web server; return the alert board.
 
     ``shipments`` is the worker's shipment agent, whose states give a case its shipment's events;

@@ -1,8 +1,9 @@
-"""The worker's one reader of ``cargo.inspection-results``: each result decoded once, handed to every listener.
+"""One reader per topic a worker follows whole: each record decoded once, handed to every listener.
 
 Rule precision (``LivePrecision``) and the live outcome history
-(``LiveHistoryFeed``) both need every result from the topic's start; each
-had followed and decoded the topic itself, twice the reading for one feed.
+(``LiveHistoryFeed``) both need every inspection result from the topic's
+start; each had followed and decoded it itself, twice the reading for one
+feed. The history follows ``cargo.inspected-declarations`` the same way.
 """
 
 from __future__ import annotations
@@ -14,25 +15,26 @@ import aiokafka
 from aiokafka.structs import ConsumerRecord
 
 from streams.kafka.codec import Codec
-from streams.kafka.topics import TopicNames
+from streams.kafka.topics import PUBLIC_TOPICS, TopicNames
 from streams.runtime.topic_follower import RefusedHandler, follow_topic, partitions_of
 from streams.settings import Settings
 
-# Takes one decoded result (``schemas/inspection_result.avsc``).
-ResultListener = Callable[[dict[str, Any]], None]
+# Takes one decoded record (the topic's schema).
+RecordListener = Callable[[dict[str, Any]], None]
 
 
-class InspectionResultsFeed:
-    """Follows the results topic from its start and hands each decoded result to ``listeners``, in order."""
+class RecordFeed:
+    """Follows a public topic from its start and hands each decoded record to ``listeners``, in order."""
 
-    def __init__(self, settings: Settings, codec: Codec, credentials: Mapping[str, Any],
+    def __init__(self, settings: Settings, codec: Codec, credentials: Mapping[str, Any], key: str,
                  refuse: RefusedHandler) -> None:
         self.settings = settings
         self.codec = codec
         self.credentials = credentials
         self.refuse = refuse
-        self.topic = TopicNames(settings).public("inspection_results")
-        self.listeners: list[ResultListener] = []
+        self.topic = TopicNames(settings).public(key)
+        self.schema = PUBLIC_TOPICS[key].schema
+        self.listeners: list[RecordListener] = []
         self._next_offsets: dict[int, int] = {}
 
     async def run(self) -> None:
@@ -46,6 +48,6 @@ class InspectionResultsFeed:
         self._next_offsets[record.partition] = record.offset + 1
         if record.value is None:
             return
-        result = self.codec.decode("inspection_result", record.value)
+        decoded = self.codec.decode(self.schema, record.value)
         for listener in self.listeners:
-            listener(result)
+            listener(decoded)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -134,8 +134,14 @@ class Runtime:
             and not self.watch.stuck()
         )
 
-    async def send_alerts(self, to_send: Iterable[tuple[Finding, int]]) -> list[Awaitable[Any]]:
-        """Encode and send alerts; return their delivery futures."""
+    async def send_alerts(self, to_send: Iterable[tuple[Finding, int]],
+                          first_sent: Collection[str]) -> list[Awaitable[Any]]:
+        """Encode and send alerts; return their delivery futures.
+
+        ``first_sent``: the alert ids never sent before. Each counts as an alert
+        raised whatever its version: a growing finding whose versions reach
+        scoring in one step is first sent at a version above 1.
+        """
         rules = self.rules.current
         topic_name = self.names.public("alerts")
         detected_at = wall_ms()
@@ -144,7 +150,7 @@ class Runtime:
             record = alert_record(finding, version, rules, detected_at)
             value = self.codec.encode("alert", record, topic=topic_name)
             futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
-            if version == 1:
+            if finding.alert_id in first_sent:
                 self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
             else:
                 self.metrics.alert_updates.labels(finding.rule_id).inc()

@@ -38,7 +38,8 @@ class Metrics:
             "Input events sent to the dead-letter topic.", ["feed", "kind"], registry=r)
         self.alerts = Counter(
             "cargoguard_alerts_total",
-            "Alerts raised (version 1 of an alert id).", ["rule_id", "severity"], registry=r)
+            "Alerts raised: alert ids sent for the first time, whatever their version.", ["rule_id", "severity"],
+            registry=r)
         self.alert_updates = Counter(
             "cargoguard_alert_updates_total",
             "Alerts re-sent because their finding grew.", ["rule_id"], registry=r)

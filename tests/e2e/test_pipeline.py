@@ -45,6 +45,24 @@ def test_replayed_file_raises_exactly_the_expected_alerts(deployment, tmp_path):
         assert alert["detected_at"] >= alert["event_time"]
 
 
+def test_a_worker_started_on_a_backlog_finds_the_same_and_counts_each_alert_once(deployment):
+    """A worker started on a backlog gets many events a step, and a growing finding's versions
+    reach scoring together: it is first sent at a version above 1, and still counts as raised."""
+    deployed = deployment()
+    scenario = build(seed=11)
+    deployed.publish(scenario.events)
+    worker = deployed.start_worker()
+    expected = expected_alerts(scenario.events, load_rule_book(), flush_after_ms=3_600_000)
+    alerts = deployed.read_topic("alerts", "alert",
+                                 until=lambda seen: set(newest_versions(seen)) >= set(expected),
+                                 timeout_s=90, settle_s=3)
+    newest = newest_versions(alerts)
+    assert set(newest) == set(expected), worker.tail()
+    for alert_id, finding in expected.items():
+        assert newest[alert_id]["trigger_event_ids"] == list(finding.trigger_event_ids)
+    assert worker.metric("cargoguard_alerts_total") == len(newest)
+
+
 def test_a_shipment_read_back_from_the_store_between_two_events_keeps_what_it_knew(deployment):
     # No clean subject stays cached past a checkpoint: the manifest, sent after
     # the declaration's checkpoint, finds the shipment only in the store.

@@ -434,9 +434,10 @@ class SubjectAgent(Generic[S]):
                 stage.alert_sends.extend(await runtime.send_lanes(outcome.lanes))
             onward = outcome.forwards
             if self.kind.final:
+                first_sent = {finding.alert_id for finding in outcome.findings} - state.raised.keys()
                 to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
                 if to_send:
-                    stage.alert_sends.extend(await runtime.send_alerts(to_send))
+                    stage.alert_sends.extend(await runtime.send_alerts(to_send, first_sent))
                     if OFFICES in runtime.active_kinds:  # CRITICAL alerts force lanes RED
                         onward = [*onward, *office.critical_forwards(finding for finding, _ in to_send)]
             else:

@@ -16,7 +16,7 @@ outranks whatever the old one sent, and the old history is told to forget it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from agents.rules.config import RuleBook
@@ -49,6 +49,19 @@ def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
         raised[alert_id] = [version, digest]
         to_send.append((finding, version))
     return to_send
+
+
+def first_raised(to_send: Iterable[tuple[Finding, int]], unseen: Collection[str]) -> set[str]:
+    """The alert ids of ``to_send`` raised for the first time (what ``cargoguard_alerts_total`` counts).
+
+    ``unseen``: the ids the sending subject had no memory of. One of them may
+    be sent above version 1 (a finding that grew in two steps of its subject
+    reaches scoring as versions 1 and 2 at once), or moved here from another
+    history, counted there already: its version is ``REATTRIBUTED_VERSION_STEP``
+    or more.
+    """
+    return {finding.alert_id for finding, version in to_send
+            if finding.alert_id in unseen and version < REATTRIBUTED_VERSION_STEP}
 
 
 def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> list[ScoringEvent]:

@@ -135,12 +135,11 @@ class Runtime:
         )
 
     async def send_alerts(self, to_send: Iterable[tuple[Finding, int]],
-                          first_sent: Collection[str]) -> list[Awaitable[Any]]:
+                          raised: Collection[str]) -> list[Awaitable[Any]]:
         """Encode and send alerts; return their delivery futures.
 
-        ``first_sent``: the alert ids never sent before. Each counts as an alert
-        raised whatever its version: a growing finding whose versions reach
-        scoring in one step is first sent at a version above 1.
+        ``raised``: the alert ids raised for the first time (``first_raised``),
+        counted as alerts whatever their version; the others as updates.
         """
         rules = self.rules.current
         topic_name = self.names.public("alerts")
@@ -150,7 +149,7 @@ class Runtime:
             record = alert_record(finding, version, rules, detected_at)
             value = self.codec.encode("alert", record, topic=topic_name)
             futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
-            if finding.alert_id in first_sent:
+            if finding.alert_id in raised:
                 self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
             else:
                 self.metrics.alert_updates.labels(finding.rule_id).inc()

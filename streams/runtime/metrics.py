@@ -56,6 +56,10 @@ class Metrics:
         self.step_seconds = Histogram(
             "cargoguard_step_seconds", "Time to process one batch, by stage.", ["stage"],
             buckets=LATENCY_BUCKETS, registry=r)
+        self.step_batches = Histogram(
+            "cargoguard_step_batches",
+            "Routed batches a subject agent took as one step (more than one: it was behind), per subject kind.",
+            ["subject_kind"], buckets=(1, 2, 4, 8, 16, 32), registry=r)
         self.stream_time_lag = Gauge(
             "cargoguard_stream_time_lag_seconds",
             "Wall clock minus stream time, per subject partition this worker owns.",

@@ -46,8 +46,13 @@ def test_replayed_file_raises_exactly_the_expected_alerts(deployment, tmp_path):
 
 
 def test_a_worker_started_on_a_backlog_finds_the_same_and_counts_each_alert_once(deployment):
-    """A worker started on a backlog gets many events a step, and a growing finding's versions
-    reach scoring together: it is first sent at a version above 1, and still counts as raised."""
+    """A worker started on a backlog gets routed batches faster than it processes them.
+
+    It takes those already fetched as one step per partition (the router's
+    step made longer), and raises exactly what the rules find in the file. A
+    growing finding's versions reach scoring together: it is first sent at a
+    version above 1, and still counts as raised.
+    """
     deployed = deployment()
     scenario = build(seed=11)
     deployed.publish(scenario.events)
@@ -61,6 +66,9 @@ def test_a_worker_started_on_a_backlog_finds_the_same_and_counts_each_alert_once
     for alert_id, finding in expected.items():
         assert newest[alert_id]["trigger_event_ids"] == list(finding.trigger_event_ids)
     assert worker.metric("cargoguard_alerts_total") == len(newest)
+    batches = worker.metric("cargoguard_step_batches_sum")
+    steps = worker.metric("cargoguard_step_batches_count")
+    assert batches > steps > 0, worker.samples("cargoguard_step_batches_bucket")
 
 
 def test_a_shipment_read_back_from_the_store_between_two_events_keeps_what_it_knew(deployment):

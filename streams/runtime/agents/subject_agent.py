@@ -46,6 +46,12 @@ from streams.runtime.stream_time import ProgressBoard, wall_ms
 
 log = logging.getLogger(__name__)
 
+# Routed batches already fetched that one step takes at most, all partitions together,
+# and their bytes: live batches are small and many, a backlog's up to 512 KiB each,
+# and a step holds all of its batches decoded at once.
+STEP_MAX_BATCHES = 32
+STEP_MAX_BYTES = 1 << 20
+
 
 class SubjectState(Protocol):
     """What the plumbing needs of a state: a dataclass (orjson writes its fields) with its alert memory."""
@@ -206,6 +212,15 @@ class PartitionStage:
     alert_sends: list[Any] = field(default_factory=list)
     last_checkpoint: float = field(default_factory=time.monotonic)
 
+    def hold(self, event: Any) -> None:
+        """Keep a batch for the next checkpoint to acknowledge, once.
+
+        A batch retried, or taken alone after its step failed, is among the
+        last ``STEP_MAX_BATCHES`` held: nothing of its partition came between.
+        """
+        if all(held is not event for held in self.events[-STEP_MAX_BATCHES:]):
+            self.events.append(event)
+
 
 def _encode_timer_record(value: Any) -> bytes | None:
     # A due time (an integer: the same bytes as before boards were stored here) or a partition record.
@@ -299,7 +314,14 @@ class SubjectAgent(Generic[S]):
         self.timer_states.drop()
 
     async def run(self, stream: faust.StreamT[bytes]) -> None:
-        """The agent: one routed batch per message; no error ever escapes.
+        """The agent: routed batches, those already fetched taken as one step per partition; no error escapes.
+
+        A busy worker falls behind its input, and the batches it has not
+        reached wait in the stream's queue. They are taken together, up to
+        ``STEP_MAX_BATCHES`` and ``STEP_MAX_BYTES``: a partition's consecutive batches processed as
+        one are what the router would have sent had its step been longer,
+        and every subject, step and checkpoint cost is paid once for them
+        instead of per handful of events.
 
         A subject whose processing raises is dead-lettered inside the batch
         (``process_message``); what fails beyond that (a send or a checkpoint
@@ -308,34 +330,64 @@ class SubjectAgent(Generic[S]):
         is dead-lettered after a few attempts.
         """
         step = self.runtime.metrics.step_seconds.labels(self.kind.name)
+        step_batches = self.runtime.metrics.step_batches.labels(self.kind.name)
         self.stream = cast(Stream, stream).noack()
+        queue_empty = cast(faust.ChannelT[bytes], self.stream.channel).queue.empty
+        held: dict[int, list[Any]] = {}
+        held_count = held_bytes = 0
+        held_generation = self.generation
         async for event in self.stream.events():
+            if held_generation != self.generation:
+                # Rebalanced while held: Faust sends the unacknowledged batches again.
+                held.clear()
+                held_count = held_bytes = 0
+                held_generation = self.generation
+            held.setdefault(event.message.partition, []).append(event)
+            held_count += 1
+            held_bytes += len(event.value)
+            if held_count < STEP_MAX_BATCHES and held_bytes < STEP_MAX_BYTES and not queue_empty():
+                continue
             started = time.perf_counter()
             # The turn is held through the retries: a checkpoint between two
             # attempts would write the half of the batch the failed one staged
             # and acknowledge the batch, whose rest a rebalance would then lose.
             async with self.turn:
-                await self.process_with_retries(event)
+                if held_generation == self.generation:  # else rebalanced while waiting for the turn
+                    for partition_events in held.values():
+                        await self.process_with_retries(partition_events)
             step.observe(time.perf_counter() - started)
+            step_batches.observe(held_count)
+            held.clear()
+            held_count = held_bytes = 0
 
-    async def process_with_retries(self, event: Any) -> None:
-        """Process one routed batch, retrying until it passes, the group rebalances, or it is dead-lettered."""
-        message = event.message
+    async def process_with_retries(self, events: list[Any]) -> None:
+        """Process one partition's routed batches, retrying until they pass, the group rebalances, or are isolated.
+
+        Batches that fail together for a reason other than a passing fault
+        are taken one by one at once; a batch that fails alone is
+        dead-lettered after ``ISOLATE_AFTER`` attempts.
+        """
+        first = events[0].message
         generation = self.generation
         attempt = 0
         while generation == self.generation:
             try:
-                await self.process_message(message.partition, event)
+                await self.process_message(first.partition, events)
                 return
             except Exception as exc:
                 attempt += 1
                 self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
-                self.causes.failed(f"{self.kind.name}: batch {message.topic}[{message.partition}]"
-                                   f"@{message.offset}", exc)
+                self.causes.failed(f"{self.kind.name}: batch {first.topic}[{first.partition}]"
+                                   f"@{first.offset}" + (f" and {len(events) - 1} after it" if len(events) > 1 else ""),
+                                   exc)
+                if not is_transient(exc) and len(events) > 1:
+                    for event in events:
+                        await self.process_with_retries([event])
+                    return
                 if not is_transient(exc) and attempt >= ISOLATE_AFTER:
                     error = ProcessingFailed(f"{self.kind.name} batch raised {cause_of(exc)}")
-                    await settle([await self.runtime.send_dead_letter(self.kind.name, message, error)])
-                    await self.ack_after_staged(message.partition, event)
+                    await settle([await self.runtime.send_dead_letter(self.kind.name, first, error)])
+                    await self.ack_after_staged(first.partition, events[0])
                     return
                 await pause(attempt)
 
@@ -348,8 +400,8 @@ class SubjectAgent(Generic[S]):
         stage = self.stages.get(partition)
         if stage is None or not stage.events:
             await cast(Stream, self.stream).ack(event)
-        elif stage.events[-1] is not event:
-            stage.events.append(event)
+        else:
+            stage.hold(event)
 
     def _stage_for(self, partition: int) -> PartitionStage:
         stage = self.stages.get(partition)
@@ -370,17 +422,21 @@ class SubjectAgent(Generic[S]):
                 self.timer_states.entry(partition, records.resting).value is not None)
         return stage
 
-    async def process_message(self, partition: int, event: Any) -> None:
-        """Process one routed batch of ``partition``."""
+    async def process_message(self, partition: int, events: list[Any]) -> None:
+        """Process consecutive routed batches of ``partition`` as one."""
         runtime = self.runtime
         generation = self.generation
-        batch = decode_batch(event.value)
+        batches = [decode_batch(event.value) for event in events]
         stage = self._stage_for(partition)
         board = stage.board
         now = wall_ms()
         arrival_watermark = board.watermark(now)
-        if batch.progress:
-            board.update(batch.progress)
+        progressed = False
+        for batch in batches:
+            if batch.progress:
+                board.update(batch.progress)
+                progressed = True
+        if progressed:
             self.timer_states.put(partition, stage.records.progress, board.to_doc())
         watermark = board.watermark(now)
         if watermark is not None:
@@ -400,12 +456,15 @@ class SubjectAgent(Generic[S]):
                           runtime.prices, runtime.lane_policy)
 
         by_key: dict[str, list[RoutedEvent]] = {}
-        for key, kind, fields in batch.events:
-            by_key.setdefault(key, []).append((kind, fields))
-        if batch.events:
-            runtime.metrics.subject_events.labels(self.kind.name).inc(len(batch.events))
-        if not stage.events or stage.events[-1] is not event:  # a batch retried after a failed send: once
-            stage.events.append(event)
+        routed_count = 0
+        for batch in batches:
+            routed_count += len(batch.events)
+            for key, kind, fields in batch.events:
+                by_key.setdefault(key, []).append((kind, fields))
+        if routed_count:
+            runtime.metrics.subject_events.labels(self.kind.name).inc(routed_count)
+        for event in events:
+            stage.hold(event)
 
         forwards: dict[str, Outbox] = {}
         for key in sorted(set(by_key).union(stage.timers.pop_due(watermark))):
@@ -419,7 +478,7 @@ class SubjectAgent(Generic[S]):
             try:
                 state, outcome = self.kind.process(entry.value, key, routed, context)
             except Exception as exc:  # the rules' bug or input they do not expect: this subject only
-                await self.dead_letter_subject(event, key, routed, exc)
+                await self.dead_letter_subject(events[-1], key, routed, exc)
                 continue
             if outcome.late_events:
                 runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
@@ -460,7 +519,10 @@ class SubjectAgent(Generic[S]):
 
     async def dead_letter_subject(self, event: Any, key: str, routed: Sequence[RoutedEvent],
                                   exc: Exception) -> None:
-        """Dead-letter one subject's events of a routed batch (its state stays as it was); the batch goes on."""
+        """Dead-letter one subject's events of a step (its state stays as it was); the step goes on.
+
+        ``event`` is the step's last batch, named as the source; the value holds all the subject's events.
+        """
         self.runtime.metrics.processing_errors.labels(self.kind.name).inc()
         self.causes.failed(f"{self.kind.name}: subject {key!r}", exc)
         value = orjson.dumps([[kind, fields] for kind, fields in routed]) if routed else b"[] (a timer wake-up)"

@@ -94,7 +94,7 @@ class Oracle:
         context = Context(self.rules, self.watermark, LATENESS_MS, self.stream_start, arrival_watermark)
         state, outcome = kind.process(state, key, events, context)
         if kind.final:
-            for finding, version in new_versions(outcome.findings, state.raised, outcome.version_floor):
+            for finding, version in new_versions(outcome.findings, state.raised, outcome.version_floor).versions:
                 self.alerts[finding.alert_id] = finding
                 self.versions[finding.alert_id] = version
         else:

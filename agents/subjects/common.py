@@ -76,6 +76,8 @@ class Outcome:
     version_floor: dict[str, int] = field(default_factory=dict)
     # Selectivity records (``schemas/selectivity.avsc`` less ``decided_at``), one per declaration given a lane.
     lanes: list[dict[str, Any]] = field(default_factory=list)
+    # Findings a history let go (moved to another) before it ever sent them: (version, rule, severity).
+    withdrawn_unsent: list[tuple[int, str, str]] = field(default_factory=list)
 
     def wake_at(self, due: int | None) -> None:
         """Ask to be processed again once stream time reaches ``due``."""

@@ -79,8 +79,10 @@ def process(state: ScoringState | None, key: str, events: Sequence[RoutedEvent],
             changed_from = _earliest(changed_from, time, before)
         elif kind == "withdraw":
             alert = event["alert_id"]
-            state.findings.pop(alert, None)
-            state.raised.pop(alert, None)
+            withdrawn = state.findings.pop(alert, None)
+            if state.raised.pop(alert, None) is None and withdrawn is not None:
+                outcome.withdrawn_unsent.append(
+                    (int(withdrawn[0]), withdrawn[1]["rule_id"], withdrawn[1]["severity"]))
             before = state.history.pop(alert, None)
             if before is not None:
                 changed_from = _earliest(changed_from, before)

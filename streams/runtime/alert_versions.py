@@ -16,7 +16,8 @@ outranks whatever the old one sent, and the old history is told to forget it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.rules.config import RuleBook
@@ -30,13 +31,27 @@ REATTRIBUTED_VERSION_STEP = 1000
 ScoringEvent = tuple[str, str, Any]
 
 
+@dataclass(slots=True)
+class AlertsToSend:
+    """What a history sends: the findings worth sending, each with its version, and which are new."""
+
+    versions: list[tuple[Finding, int]] = field(default_factory=list)
+    # The alert ids raised for the first time (what ``cargoguard_alerts_total`` counts).
+    first_raised: set[str] = field(default_factory=set)
+
+
 def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
-                 version_floor: Mapping[str, int] | None = None) -> list[tuple[Finding, int]]:
+                 version_floor: Mapping[str, int] | None = None) -> AlertsToSend:
     """The findings worth sending, each with its version; updates ``raised`` in place.
 
     ``version_floor`` gives, per alert id, the lowest version it may be sent under.
+    An alert this history never sent is raised for the first time whatever its
+    version (a finding that grew in two steps of its subject reaches scoring as
+    versions 1 and 2 at once), unless it moved here from another history: its
+    version is then ``REATTRIBUTED_VERSION_STEP`` or more, and the old history
+    counted it (``withdrawn_unsent``).
     """
-    to_send: list[tuple[Finding, int]] = []
+    sends = AlertsToSend()
     for finding in findings:
         alert_id = finding.alert_id
         digest = finding.digest()
@@ -47,21 +62,21 @@ def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
         if version_floor is not None:
             version = max(version, version_floor.get(alert_id, 1))
         raised[alert_id] = [version, digest]
-        to_send.append((finding, version))
-    return to_send
+        sends.versions.append((finding, version))
+        if known is None and version < REATTRIBUTED_VERSION_STEP:
+            sends.first_raised.add(alert_id)
+    return sends
 
 
-def first_raised(to_send: Iterable[tuple[Finding, int]], unseen: Collection[str]) -> set[str]:
-    """The alert ids of ``to_send`` raised for the first time (what ``cargoguard_alerts_total`` counts).
+def withdrawn_unsent(withdrawn: Iterable[tuple[int, str, str]]) -> list[tuple[str, str]]:
+    """The ``(rule, severity)`` of findings a history let go before ever sending them, raised nowhere yet.
 
-    ``unseen``: the ids the sending subject had no memory of. One of them may
-    be sent above version 1 (a finding that grew in two steps of its subject
-    reaches scoring as versions 1 and 2 at once), or moved here from another
-    history, counted there already: its version is ``REATTRIBUTED_VERSION_STEP``
-    or more.
+    ``withdrawn``: ``(version, rule, severity)`` of each (``Outcome.withdrawn_unsent``).
+    Moved on before this history sent it, a finding is sent by its new
+    history above ``REATTRIBUTED_VERSION_STEP``, not counted there; so it
+    counts here, unless it had moved here already (counted by its first history).
     """
-    return {finding.alert_id for finding, version in to_send
-            if finding.alert_id in unseen and version < REATTRIBUTED_VERSION_STEP}
+    return [(rule, severity) for version, rule, severity in withdrawn if version < REATTRIBUTED_VERSION_STEP]
 
 
 def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> list[ScoringEvent]:

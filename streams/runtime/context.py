@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -18,7 +18,6 @@ from faust.tables.manager import TableManager
 from agents.risk.lanes import LanePolicy
 from agents.risk.live_outcomes import LiveOutcomes
 from agents.rules.config import RuleBook
-from agents.rules.findings import Finding
 from agents.rules.reference_prices import PriceTable, load_price_table, shipped_price_table
 from agents.rules.watchlist_hit import Watchlist
 from agents.subjects.office import CATEGORIES_KEY, RESTATED_KEY
@@ -28,7 +27,7 @@ from streams.errors import PoisonEvent
 from streams.kafka.codec import Codec
 from streams.kafka.dead_letters import dead_letter_record
 from streams.kafka.topics import INTERNAL_TOPICS, TopicNames
-from streams.runtime.alert_versions import alert_record
+from streams.runtime.alert_versions import AlertsToSend, alert_record
 from streams.runtime.capacity import EVERY_OFFICE, lane_policy
 from streams.runtime.metrics import Metrics
 from streams.runtime.once_per_cause import OncePerCause
@@ -134,22 +133,20 @@ class Runtime:
             and not self.watch.stuck()
         )
 
-    async def send_alerts(self, to_send: Iterable[tuple[Finding, int]],
-                          raised: Collection[str]) -> list[Awaitable[Any]]:
+    async def send_alerts(self, sends: AlertsToSend) -> list[Awaitable[Any]]:
         """Encode and send alerts; return their delivery futures.
 
-        ``raised``: the alert ids raised for the first time (``first_raised``),
-        counted as alerts whatever their version; the others as updates.
+        Those raised for the first time count as alerts, whatever their version; the others as updates.
         """
         rules = self.rules.current
         topic_name = self.names.public("alerts")
         detected_at = wall_ms()
         futures: list[Awaitable[Any]] = []
-        for finding, version in to_send:
+        for finding, version in sends.versions:
             record = alert_record(finding, version, rules, detected_at)
             value = self.codec.encode("alert", record, topic=topic_name)
             futures.append(await self.alerts_topic.send(key=finding.alert_id.encode(), value=value))
-            if finding.alert_id in raised:
+            if finding.alert_id in sends.first_raised:
                 self.metrics.alerts.labels(finding.rule_id, finding.severity).inc()
             else:
                 self.metrics.alert_updates.labels(finding.rule_id).inc()

@@ -154,7 +154,7 @@ def scores_after(order):
     state, raised, sent = None, {}, {}
     for event in order:
         state, outcome = scoring.process(state, "DECLARANT:D", [event], Context(RULES, None))
-        for finding, version in new_versions(outcome.findings, raised, outcome.version_floor):
+        for finding, version in new_versions(outcome.findings, raised, outcome.version_floor).versions:
             sent[finding.alert_id] = (finding.score, version)
     return sent
 

@@ -1,9 +1,9 @@
-"""Which alerts count as raised: ``first_raised``."""
+"""Which alerts count as raised: ``new_versions`` and ``withdrawn_unsent``."""
 
 from __future__ import annotations
 
 from agents.rules.findings import Finding
-from streams.runtime.alert_versions import REATTRIBUTED_VERSION_STEP, first_raised, new_versions
+from streams.runtime.alert_versions import REATTRIBUTED_VERSION_STEP, new_versions, withdrawn_unsent
 
 
 def finding(identity: str, trigger: str = "e-1") -> Finding:
@@ -15,17 +15,24 @@ def finding(identity: str, trigger: str = "e-1") -> Finding:
 def test_an_alert_first_sent_at_a_later_version_counts_as_raised_once():
     grown = finding("I-1:D-1", trigger="e-2")
     raised: dict[str, list] = {}
-    unseen = {grown.alert_id} - raised.keys()
     # Versions 1 and 2 from the importer reached scoring in one step: only version 2 is sent.
-    to_send = new_versions([grown], raised, {grown.alert_id: 2})
-    assert to_send == [(grown, 2)]
-    assert first_raised(to_send, unseen) == {grown.alert_id}
+    sends = new_versions([grown], raised, {grown.alert_id: 2})
+    assert sends.versions == [(grown, 2)]
+    assert sends.first_raised == {grown.alert_id}
     grown_again = finding("I-1:D-1", trigger="e-3")
-    unseen = {grown_again.alert_id} - raised.keys()
-    assert first_raised(new_versions([grown_again], raised), unseen) == set()
+    sends = new_versions([grown_again], raised)
+    assert sends.versions == [(grown_again, 3)]
+    assert sends.first_raised == set()
 
 
 def test_an_alert_moved_from_another_history_is_not_raised_again():
     moved = finding("I-1:D-9")
-    to_send = new_versions([moved], {}, {moved.alert_id: 1 + REATTRIBUTED_VERSION_STEP})
-    assert first_raised(to_send, {moved.alert_id}) == set()
+    sends = new_versions([moved], {}, {moved.alert_id: 1 + REATTRIBUTED_VERSION_STEP})
+    assert sends.versions == [(moved, 1 + REATTRIBUTED_VERSION_STEP)]
+    assert sends.first_raised == set()
+
+
+def test_an_alert_withdrawn_unsent_counts_where_it_was_first_scored():
+    # Moved before its first history sent it: counted there. Moved again: counted already.
+    assert withdrawn_unsent([(2, "SEAL_BROKEN", "HIGH"), (1 + REATTRIBUTED_VERSION_STEP, "SEAL_BROKEN", "HIGH")]) \
+        == [("SEAL_BROKEN", "HIGH")]

@@ -37,7 +37,7 @@ from agents.subjects import office
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import OFFICES, SCORING, resting_kinds
 from streams.errors import ProcessingFailed
-from streams.runtime.alert_versions import first_raised, new_versions, to_scoring
+from streams.runtime.alert_versions import new_versions, to_scoring, withdrawn_unsent
 from streams.runtime.context import Runtime, settle
 from streams.runtime.retry import ISOLATE_AFTER, CauseLog, cause_of, is_transient, pause
 from streams.runtime.routed_batches import Outbox, decode_batch, partition_for
@@ -493,12 +493,13 @@ class SubjectAgent(Generic[S]):
                 stage.alert_sends.extend(await runtime.send_lanes(outcome.lanes))
             onward = outcome.forwards
             if self.kind.final:
-                unseen = {finding.alert_id for finding in outcome.findings} - state.raised.keys()
-                to_send = new_versions(outcome.findings, state.raised, outcome.version_floor)
-                if to_send:
-                    stage.alert_sends.extend(await runtime.send_alerts(to_send, first_raised(to_send, unseen)))
+                for rule_id, severity in withdrawn_unsent(outcome.withdrawn_unsent):
+                    runtime.metrics.alerts.labels(rule_id, severity).inc()
+                sends = new_versions(outcome.findings, state.raised, outcome.version_floor)
+                if sends.versions:
+                    stage.alert_sends.extend(await runtime.send_alerts(sends))
                     if OFFICES in runtime.active_kinds:  # CRITICAL alerts force lanes RED
-                        onward = [*onward, *office.critical_forwards(finding for finding, _ in to_send)]
+                        onward = [*onward, *office.critical_forwards(finding for finding, _ in sends.versions)]
             else:
                 for history, kind, fields in to_scoring(outcome.findings, state.raised):
                     forwards.setdefault(SCORING, Outbox(self.partitions)).add(history, kind, fields)

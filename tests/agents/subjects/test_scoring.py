@@ -53,3 +53,22 @@ def test_a_finding_older_than_a_full_history_is_still_sent(context):
     state, outcome = scoring.process(state, KEY, [finding("oldest", 9)], context)
     assert alert_id("UNDERVALUATION", "oldest") in sent(outcome)
     assert state is not None and len(state.history) == scoring.HISTORY_LIMIT + 1
+
+
+def withdraw(identity: str) -> RoutedEvent:
+    return ("withdraw", {"alert_id": alert_id("UNDERVALUATION", identity), "event_time": DAY_MS})
+
+
+def test_a_finding_withdrawn_before_it_was_sent_is_reported_so_it_counts_once(context):
+    # Taken in and withdrawn in one step: this history never sends it, its new one sends
+    # it as a moved alert, so only this one can count it as raised.
+    state, outcome = scoring.process(None, KEY, [finding("moved", 1), withdraw("moved")], context)
+    assert sent(outcome) == set()
+    assert outcome.withdrawn_unsent == [(1, "UNDERVALUATION", "MEDIUM")]
+
+
+def test_a_finding_withdrawn_after_it_was_sent_is_not_reported(context):
+    state, outcome = scoring.process(None, KEY, [finding("moved", 1)], context)
+    state.raised[alert_id("UNDERVALUATION", "moved")] = [1, "digest"]  # what sending it records
+    state, outcome = scoring.process(state, KEY, [withdraw("moved")], context)
+    assert outcome.withdrawn_unsent == []

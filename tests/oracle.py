@@ -8,7 +8,7 @@ pipeline's alerts with this; unit tests use it to run whole scenarios.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from agents.rules.findings import Finding
 from agents.rules.watchlist_hit import WatchEntry, Watchlist
 from agents.subjects.common import Context, RoutedEvent
 from agents.subjects.routes import SCORING, routes_for
-from streams.runtime.agents.subject_agent import SubjectKind, decode_state, encode_segment, encode_state
+from streams.runtime.agents.subject_agent import SubjectKind, decode_segment, decode_state, encode_segment, encode_state
 from streams.runtime.agents.subjects import KINDS
 from streams.runtime.alert_versions import new_versions, to_scoring
 from streams.settings import Settings
@@ -113,7 +113,7 @@ class Oracle:
     def _reloaded(self, kind: SubjectKind[Any], key: str, state: Any) -> Any:
         """The state as stored by the subject agents and loaded back."""
         if kind.segmented is not None:
-            for segment_id, segment in kind.segmented.take_dirty(state).items():
+            for segment_id, segment in kind.segmented.take_dirty(state, self._segment_reader(kind, key)).items():
                 stored = encode_segment(segment)
                 if stored is None:
                     self.stored_segments.pop((kind.name, key, segment_id), None)
@@ -121,7 +121,10 @@ class Oracle:
                     self.stored_segments[(kind.name, key, segment_id)] = stored
         raw = encode_state(kind, state)
         assert raw is not None
-        return decode_state(kind, raw, lambda segment_id: self.stored_segments.get((kind.name, key, segment_id)))
+        return decode_state(kind, raw, self._segment_reader(kind, key))
+
+    def _segment_reader(self, kind: SubjectKind[Any], key: str) -> Callable[[str], Any]:
+        return lambda segment_id: decode_segment(None, self.stored_segments.get((kind.name, key, segment_id)))
 
     def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
         """Hand new findings to scoring, through their JSON form as on the wire."""

@@ -45,7 +45,7 @@ from agents.rules import amendment_churn, declarant_surge
 from agents.rules.amendment_churn import Change, Version
 from agents.rules.declarant_surge import Filing, day_of
 from agents.subjects.common import Context, Outcome, RoutedEvent, by_event_time, stable_anchor
-from agents.subjects.segments import first_with_room, segment_order
+from agents.subjects.segments import Segments, first_with_room, segment_order, span_of
 
 STATE_VERSION = 2
 DAY_MS = 86_400_000
@@ -55,6 +55,9 @@ SEGMENT_MS = HOUR_MS
 # Some 500 bytes each as stored: a full segment is about a quarter of the broker's 1 MiB limit,
 # room for declarations amended many times.
 SEGMENT_MAX_DECLARATIONS = 500
+# Hours of segments before the newest kept in memory between batches (the rest read back
+# when an amendment, a surge or a late version needs them).
+KEEP_LOADED_HOURS = 1
 
 
 class VersionRecord(TypedDict):
@@ -99,8 +102,9 @@ class DeclarantState:
     pruned_day: int = 0
     raised: dict[str, list[Any]] = field(default_factory=dict)
     epoch: int = 0
-    # Not in the head: stored one per key, rewritten only when they change.
-    segments: dict[str, Segment] = field(default_factory=dict)
+    # Not in the head: stored one per key, rewritten only when they change, in memory
+    # only while recent (``take_dirty_segments``); the others are read back when needed.
+    segments: Segments[Segment] = field(default_factory=Segments)
     dirty_segments: set[str] = field(default_factory=set)
     # Not stored: which segment holds each declaration, rebuilt on loading. Looking
     # through ~200 hour segments for every new declaration had been 40 % of this kind.
@@ -196,7 +200,7 @@ def load(doc: dict[str, Any], read_segment: Callable[[str], Any]) -> DeclarantSt
         raise ValueError(f"declarant state version {doc.get('v')!r} is neither 1 nor {STATE_VERSION}")
     segment_ids = doc.pop("segments")
     del doc["v"]
-    state = DeclarantState(**doc)
+    state = DeclarantState(**doc, segments=Segments(read_segment))
     for segment_id in segment_ids:
         segment = read_segment(segment_id)
         if segment:
@@ -237,10 +241,19 @@ def from_v1(doc: dict[str, Any]) -> DeclarantState:
     return state
 
 
-def take_dirty_segments(state: DeclarantState) -> dict[str, Segment | None]:
-    """The segments changed since last asked (None: emptied, to be deleted)."""
+def take_dirty_segments(state: DeclarantState,
+                        read_back: Callable[[str], Segment | None] | None = None) -> dict[str, Segment | None]:
+    """The segments changed since last asked (None: emptied, to be deleted).
+
+    ``read_back`` reads a segment once handed over (staged, then stored):
+    given it, the state keeps the hours new declarations join and settle in,
+    and reads the older ones back when it needs them.
+    """
     dirty = {segment_id: state.segments.get(segment_id) for segment_id in state.dirty_segments}
     state.dirty_segments.clear()
+    if read_back is not None and state.segments.reader is None:
+        state.segments.reader = read_back
+    state.segments.release(KEEP_LOADED_HOURS)
     return dirty
 
 
@@ -409,7 +422,9 @@ def forget_old(state: DeclarantState, watermark: int, context: Context) -> None:
     surge_days = rules[declarant_surge.RULE_ID].number("window_hours") / 24
     baseline_days = rules[declarant_surge.RULE_ID].number("baseline_days")
     horizon = watermark - int((max(churn_days, surge_days) + 1) * DAY_MS)
-    for segment_id, segment in list(state.segments.items()):
+    # A segment holds declarations first seen in its hour: none of a later hour is this old.
+    for segment_id in [s for s in state.segments if span_of(s) * SEGMENT_MS < horizon]:
+        segment = state.segments[segment_id]
         old = [d for d, record in segment.items() if max(v["event_time"] for v in record["versions"]) < horizon]
         for declaration_id in old:
             state.forget(segment_id, declaration_id)

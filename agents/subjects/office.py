@@ -135,8 +135,9 @@ def head(state: OfficeState) -> dict[str, Any]:
             "v": STATE_VERSION}
 
 
-def take_dirty_segments(state: OfficeState) -> dict[str, Segment | None]:
-    """The segments changed since last asked (None: emptied, to be deleted)."""
+def take_dirty_segments(state: OfficeState,
+                        _read_back: Callable[[str], Any] | None = None) -> dict[str, Segment | None]:
+    """The segments changed since last asked (None: emptied, to be deleted); an office keeps all in memory."""
     dirty = {segment_id: state.segments.get(segment_id) for segment_id in state.dirty_segments}
     state.dirty_segments.clear()
     return dirty

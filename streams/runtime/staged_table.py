@@ -129,17 +129,20 @@ class StagedTable:
 
     ``encode`` turns a staged value into the bytes the table holds (None
     deletes the key); ``decode`` turns a key's stored bytes back into a value
-    (called with the partition, the key and the bytes).
+    (called with the partition, the key and the bytes). With ``keep_written``
+    false, a value is let go once written, its fingerprint kept: the segments
+    of a state live in the state while it wants them, and are read back after.
     """
 
     def __init__(self, writer: ChangelogWriter, table: TableT,
                  encode: Callable[[Any], bytes | None], decode: Callable[[int, bytes, bytes], Any],
-                 cache_entries: int) -> None:
+                 cache_entries: int, keep_written: bool = True) -> None:
         self.writer = writer
         self.table = table
         self.encode = encode
         self.decode = decode
         self.cache_entries = cache_entries
+        self.keep_written = keep_written
         self.partitions: dict[int, StagedPartition] = {}
 
     def entry(self, partition: int, key: bytes) -> Staged:
@@ -153,6 +156,12 @@ class StagedTable:
         else:
             staged.entries.move_to_end(key)
         return entry
+
+    def staged(self, partition: int, key: bytes) -> Any:
+        """The value staged for ``key`` and not yet let go, else None (the table holds what there is)."""
+        staged = self.partitions.get(partition)
+        entry = None if staged is None else staged.entries.get(key)
+        return None if entry is None else entry.value
 
     def stored(self, partition: int, key: bytes) -> bytes | None:
         """What the table holds for ``key`` in ``partition`` (not what is staged)."""
@@ -192,7 +201,10 @@ class StagedTable:
             cast(BulkStore, self.table.data).apply_changes(partition, changes, offset)
         # Only once written: a checkpoint that failed is made again, and must not find these stored.
         for key, stored in fingerprints.items():
-            staged.entries[key].stored = stored
+            entry = staged.entries[key]
+            entry.stored = stored
+            if not self.keep_written:
+                entry.value = None
         staged.dirty.clear()
         self._trim(staged)
         return len(changes)

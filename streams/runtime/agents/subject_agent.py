@@ -76,7 +76,8 @@ class Segmented(Generic[S]):
     """
 
     head: Callable[[S], dict[str, Any]]
-    take_dirty: Callable[[S], dict[str, Any | None]]
+    # The segments changed since last asked (None: delete), each readable afterwards through the reader.
+    take_dirty: Callable[[S, SegmentReader], dict[str, Any | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +114,16 @@ def encode_segment(segment: Any) -> bytes | None:
     return None if segment is None else orjson.dumps(segment)
 
 
-def decode_state(kind: SubjectKind[S], raw: bytes, read_stored_segment: Callable[[str], bytes | None]) -> S:
-    """Rebuild a state from its stored bytes and, for a segmented kind, its stored segments."""
-    def read_segment(segment_id: str) -> Any:
-        stored = read_stored_segment(segment_id)
-        return None if stored is None else orjson.loads(stored)
-
+def decode_state(kind: SubjectKind[S], raw: bytes, read_segment: Callable[[str], Any]) -> S:
+    """Rebuild a state from its stored bytes and, for a segmented kind, ``read_segment`` (``decode_segment``)."""
     return kind.load(orjson.loads(raw), read_segment)
+
+
+def decode_segment(staged: Any, stored: bytes | None) -> Any:
+    """A segment as its state reads it: the one staged and not yet let go, else the one stored (or None)."""
+    if staged is not None:
+        return staged
+    return None if stored is None else orjson.loads(stored)
 
 
 # Between a subject's key and a segment id in a segment's table key; never in a subject key.
@@ -232,8 +236,8 @@ def _decode_timer_record(_partition: int, _key: bytes, raw: bytes) -> Any:
 
 
 def _segment_not_read(_partition: int, _key: bytes, _raw: bytes) -> None:
-    # Segments are read with their head (``_decode_state``) and live inside the
-    # state; the segment table only writes them and remembers what it stored.
+    # Segments are read by their state (``_decode_state``'s reader), which keeps
+    # those it wants; the segment table writes them and remembers what it stored.
     return None
 
 
@@ -258,7 +262,7 @@ class SubjectAgent(Generic[S]):
         self.timer_states = StagedTable(runtime.changelog_writer, timer_table, _encode_timer_record,
                                         _decode_timer_record, settings.state_cache_entries)
         self.segments = StagedTable(runtime.changelog_writer, table, encode_segment, _segment_not_read,
-                                    settings.state_cache_entries)
+                                    settings.state_cache_entries, keep_written=False)
         self.stages: dict[int, PartitionStage] = {}
         self.generation = 0
         self.stream: faust.StreamT[bytes] | None = None
@@ -292,10 +296,16 @@ class SubjectAgent(Generic[S]):
         return encode_state(self.kind, state)
 
     def _decode_state(self, partition: int, key: bytes, raw: bytes) -> S:
-        def read_stored(segment_id: str) -> bytes | None:
-            return self.segments.stored(partition, segment_key(key, segment_id))
+        return decode_state(self.kind, raw, self._segment_reader(partition, key))
 
-        return decode_state(self.kind, raw, read_stored)
+    def _segment_reader(self, partition: int, key: bytes) -> SegmentReader:
+        # Kept by the state: a declarant reads its older segments back long after loading.
+        def read_segment(segment_id: str) -> Any:
+            stored_as = segment_key(key, segment_id)
+            staged = self.segments.staged(partition, stored_as)
+            return decode_segment(staged, None if staged is not None else self.segments.stored(partition, stored_as))
+
+        return read_segment
 
     async def _on_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         # Faust seeks every partition back to its committed offset after a
@@ -484,7 +494,8 @@ class SubjectAgent(Generic[S]):
                 runtime.metrics.late_events.labels(self.kind.name).inc(outcome.late_events)
             self.states.changed(partition, raw_key, state)
             if self.kind.segmented is not None:
-                for segment_id, segment in self.kind.segmented.take_dirty(state).items():
+                for segment_id, segment in self.kind.segmented.take_dirty(
+                        state, self._segment_reader(partition, raw_key)).items():
                     stored_as = segment_key(raw_key, segment_id)
                     self.segments.put(partition, stored_as, segment)
             if outcome.lanes:

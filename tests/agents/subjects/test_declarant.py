@@ -38,8 +38,11 @@ class Store:
         self.head: bytes | None = None
         self.segments: dict[str, bytes] = {}
 
+    def read(self, segment_id: str) -> Any:
+        return orjson.loads(self.segments[segment_id]) if segment_id in self.segments else None
+
     def write_segments(self, state: declarant.DeclarantState) -> None:
-        for segment_id, segment in declarant.take_dirty_segments(state).items():
+        for segment_id, segment in declarant.take_dirty_segments(state, self.read).items():
             if segment is None:
                 self.segments.pop(segment_id, None)
             else:
@@ -50,9 +53,7 @@ class Store:
 
     def load(self) -> declarant.DeclarantState:
         assert self.head is not None
-        return declarant.load(orjson.loads(self.head),
-                              lambda segment_id: orjson.loads(self.segments[segment_id])
-                              if segment_id in self.segments else None)
+        return declarant.load(orjson.loads(self.head), self.read)
 
 
 def run(events: list[dict[str, Any]], key: str, reload_every_step: bool = False,
@@ -268,3 +269,28 @@ def test_a_version_1_state_is_read_and_goes_on_deciding_as_if_never_stored_other
     assert migrated.daily == uninterrupted.daily and migrated.raised == uninterrupted.raised
     assert sorted(declarant.take_dirty_segments(migrated)) == sorted(uninterrupted.segments)
     assert steps_from(migrated, events, int(step), key) == steps_from(uninterrupted, events, int(step), key)
+
+
+def test_older_segments_are_let_go_once_written_and_read_back_when_an_amendment_needs_them():
+    key = "DCL-S9"
+    events = [declaration(declarant_id=key, event_time=T0 + hour * HOUR) for hour in range(10 * 24)]
+    # Cancel declarations filed three days before, one a day: churn needs them read back.
+    events += [{**events[day * 24], "event_id": next_id("ev-c"), "action": "CANCELLED",
+                "event_time": (day + 3) * DAY + T0 + 30 * MINUTE} for day in range(6)]
+    events.sort(key=lambda e: e["event_time"])
+    in_memory = run(events, key)
+    assert {f.rule_id for f in in_memory[0].values()} == {"AMENDMENT_CHURN"}
+
+    store, state, findings = Store(), None, {}
+    for event in events:
+        context = Context(RULES, event["event_time"], LATENESS, events[0]["event_time"], event["event_time"])
+        state, outcome = declarant.process(state, key, [("decl", event)], context)
+        findings.update({f.alert_id: f for f in outcome.findings})
+        store.write_segments(state)  # as a worker writes them: older ones let go
+        store.write_head(state)
+        assert state.segments.loaded() <= declarant.KEEP_LOADED_HOURS + 1
+    assert state is not None and len(state.segments) > 24 * 8
+    final = Context(RULES, events[-1]["event_time"] + DAY, LATENESS, events[0]["event_time"], None)
+    state, outcome = declarant.process(state, key, [], final)
+    findings.update({f.alert_id: f for f in outcome.findings})
+    assert (findings, dict(state.daily)) == in_memory

@@ -12,6 +12,13 @@ sent under a lower version than it (``version_floor``). A finding whose
 history changes (its shipment's first declaration arrived late and names a
 declarant) jumps ``REATTRIBUTED_VERSION_STEP`` versions, so the new history
 outranks whatever the old one sent, and the old history is told to forget it.
+
+A worker that takes over a partition (a crash, a rebalance) restores its
+state from the last checkpoint, so it does not know the versions its
+predecessor sent after it; redelivered the same batches in other steps, it
+would number them again and send other content under a number already
+used. ``Takeover`` makes the new owner's first version of each alert jump
+past anything the predecessor could have sent.
 """
 
 from __future__ import annotations
@@ -40,8 +47,39 @@ class AlertsToSend:
     first_raised: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class Takeover:
+    """A partition's redelivered batches, while its new owner works through them.
+
+    The previous owner may have processed any prefix of the batches before
+    offset ``end``, one step each at worst, sending a version of an alert per
+    step, none of which the checkpointed state remembers. So, until the new
+    owner is past them, the first version it sends of each alert is
+    ``batches`` above the one it knows, and is sent even when its content
+    equals the checkpointed one: the predecessor may have sent other content
+    in between, which must not stay the newest.
+    """
+
+    batches: int
+    end: int
+    jumped: set[str] = field(default_factory=set)
+
+    @classmethod
+    def begin(cls, first_offset: int, last_offset: int, highwater: int | None) -> Takeover:
+        """At an owner's first step of a partition: every batch below the high watermark may be redelivered."""
+        end = max(highwater or 0, last_offset + 1)
+        return cls(batches=end - first_offset, end=end)
+
+    def jump(self, alert_id: str) -> int | None:
+        """How far ``alert_id``'s next version jumps: ``batches`` the first time, then None."""
+        if alert_id in self.jumped:
+            return None
+        self.jumped.add(alert_id)
+        return self.batches
+
+
 def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
-                 version_floor: Mapping[str, int] | None = None) -> AlertsToSend:
+                 version_floor: Mapping[str, int] | None = None, takeover: Takeover | None = None) -> AlertsToSend:
     """The findings worth sending, each with its version; updates ``raised`` in place.
 
     ``version_floor`` gives, per alert id, the lowest version it may be sent under.
@@ -49,21 +87,24 @@ def new_versions(findings: Iterable[Finding], raised: dict[str, list[Any]],
     version (a finding that grew in two steps of its subject reaches scoring as
     versions 1 and 2 at once), unless it moved here from another history: its
     version is then ``REATTRIBUTED_VERSION_STEP`` or more, and the old history
-    counted it (``withdrawn_unsent``).
+    counted it (``withdrawn_unsent``). After a ``takeover`` the count is
+    not exact anyway: what the predecessor raised past its checkpoint is
+    raised, and counted, again.
     """
     sends = AlertsToSend()
     for finding in findings:
         alert_id = finding.alert_id
         digest = finding.digest()
         known = raised.get(alert_id)
-        if known is not None and known[1] == digest:
+        jump = None if takeover is None else takeover.jump(alert_id)
+        if known is not None and known[1] == digest and jump is None:
             continue
-        version = 1 if known is None else int(known[0]) + 1
-        if version_floor is not None:
-            version = max(version, version_floor.get(alert_id, 1))
+        version = (1 if known is None else int(known[0]) + 1) + (jump or 0)
+        floor = 1 if version_floor is None else version_floor.get(alert_id, 1)
+        version = max(version, floor)
         raised[alert_id] = [version, digest]
         sends.versions.append((finding, version))
-        if known is None and version < REATTRIBUTED_VERSION_STEP:
+        if known is None and floor < REATTRIBUTED_VERSION_STEP:
             sends.first_raised.add(alert_id)
     return sends
 
@@ -79,11 +120,14 @@ def withdrawn_unsent(withdrawn: Iterable[tuple[int, str, str]]) -> list[tuple[st
     return [(rule, severity) for version, rule, severity in withdrawn if version < REATTRIBUTED_VERSION_STEP]
 
 
-def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> list[ScoringEvent]:
+def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]],
+               takeover: Takeover | None = None) -> list[ScoringEvent]:
     """What a subject sends scoring for its findings: each new or changed one with its version.
 
     Updates ``raised`` (entries ``[version, digest, history key]``). A finding
-    whose history key changed is also withdrawn from its old history.
+    whose history key changed is also withdrawn from its old history. Scoring
+    keeps the highest version of a finding: after a ``takeover`` it jumps as
+    an alert does.
     """
     sent: list[ScoringEvent] = []
     for finding in findings:
@@ -92,7 +136,8 @@ def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> lis
         digest = finding.digest()
         known = raised.get(alert_id)
         moved_from = known[2] if known is not None and len(known) > 2 and known[2] != key else None
-        if known is not None and known[1] == digest and moved_from is None:
+        jump = None if takeover is None else takeover.jump(alert_id)
+        if known is not None and known[1] == digest and moved_from is None and jump is None:
             continue
         if known is None:
             version = 1
@@ -101,6 +146,7 @@ def to_scoring(findings: Iterable[Finding], raised: dict[str, list[Any]]) -> lis
             sent.append((moved_from, "withdraw", {"alert_id": alert_id, "event_time": finding.event_time}))
         else:
             version = int(known[0]) + 1
+        version += jump or 0
         raised[alert_id] = [version, digest, key]
         sent.append((key, "finding", {"finding": finding, "version": version, "event_time": finding.event_time}))
     return sent

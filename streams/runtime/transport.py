@@ -146,6 +146,14 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         polled: int | None = consumer.last_poll_timestamp(tp)
         return polled
 
+    def fetched_highwater(self, tp: TP) -> int | None:
+        """``tp``'s high watermark as the last fetch gave it; None if unknown or no longer assigned."""
+        consumer = self._consumer
+        if consumer is None or not consumer._subscription.is_assigned(tp):
+            return None
+        highwater: int | None = consumer.highwater(tp)
+        return highwater
+
     def topic_partitions(self, topic: str) -> int | None:
         """How many partitions ``topic`` has, from the cluster metadata every member keeps.
 
@@ -226,6 +234,10 @@ class Consumer(faust_aiokafka.Consumer):
     def highwater_polled_ms(self, tp: TP) -> int | None:
         """When ``tp``'s high watermark was last confirmed by a fetch (epoch ms): how stale ``highwater`` is."""
         return cast(ConsumerThread, self._thread).highwater_polled_ms(tp)
+
+    def fetched_highwater(self, tp: TP) -> int | None:
+        """``tp``'s high watermark as the last fetch gave it; None if unknown or no longer assigned."""
+        return cast(ConsumerThread, self._thread).fetched_highwater(tp)
 
     def on_buffer_drop(self, tp: TP) -> None:
         """A stream buffer drained below its low mark: resume fetching at once."""

@@ -37,12 +37,13 @@ from agents.subjects import office
 from agents.subjects.common import Context, Outcome, RoutedEvent
 from agents.subjects.routes import OFFICES, SCORING, resting_kinds
 from streams.errors import ProcessingFailed
-from streams.runtime.alert_versions import new_versions, to_scoring, withdrawn_unsent
+from streams.runtime.alert_versions import Takeover, new_versions, to_scoring, withdrawn_unsent
 from streams.runtime.context import Runtime, settle
 from streams.runtime.retry import ISOLATE_AFTER, CauseLog, cause_of, is_transient, pause
 from streams.runtime.routed_batches import Outbox, decode_batch, partition_for
 from streams.runtime.staged_table import StagedTable
 from streams.runtime.stream_time import ProgressBoard, wall_ms
+from streams.runtime.transport import Consumer
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,19 @@ class PartitionStage:
     events: list[Any] = field(default_factory=list)
     alert_sends: list[Any] = field(default_factory=list)
     last_checkpoint: float = field(default_factory=time.monotonic)
+    # Set at this owner's first step of the partition, let go once past the redelivered batches.
+    takeover: Takeover | None = None
+    stepped: bool = False
+
+    def step_takeover(self, events: list[Any], highwater: int | None) -> Takeover | None:
+        """The takeover in force for a step of ``events`` (consecutive batches of the partition)."""
+        first = events[0].message.offset
+        if not self.stepped:
+            self.stepped = True
+            self.takeover = Takeover.begin(first, events[-1].message.offset, highwater)
+        elif self.takeover is not None and first >= self.takeover.end:
+            self.takeover = None
+        return self.takeover
 
     def hold(self, event: Any) -> None:
         """Keep a batch for the next checkpoint to acknowledge, once.
@@ -438,6 +452,8 @@ class SubjectAgent(Generic[S]):
         generation = self.generation
         batches = [decode_batch(event.value) for event in events]
         stage = self._stage_for(partition)
+        consumer = cast(Consumer, self.app.consumer)
+        takeover = stage.step_takeover(events, consumer.fetched_highwater(events[0].message.tp))
         board = stage.board
         now = wall_ms()
         arrival_watermark = board.watermark(now)
@@ -506,13 +522,13 @@ class SubjectAgent(Generic[S]):
             if self.kind.final:
                 for rule_id, severity in withdrawn_unsent(outcome.withdrawn_unsent):
                     runtime.metrics.alerts.labels(rule_id, severity).inc()
-                sends = new_versions(outcome.findings, state.raised, outcome.version_floor)
+                sends = new_versions(outcome.findings, state.raised, outcome.version_floor, takeover)
                 if sends.versions:
                     stage.alert_sends.extend(await runtime.send_alerts(sends))
                     if OFFICES in runtime.active_kinds:  # CRITICAL alerts force lanes RED
                         onward = [*onward, *office.critical_forwards(finding for finding, _ in sends.versions)]
             else:
-                for history, kind, fields in to_scoring(outcome.findings, state.raised):
+                for history, kind, fields in to_scoring(outcome.findings, state.raised, takeover):
                     forwards.setdefault(SCORING, Outbox(self.partitions)).add(history, kind, fields)
             for forward in onward:
                 forwards.setdefault(forward.subject_kind, Outbox(self.partitions)).add(

@@ -124,7 +124,7 @@ class Oracle:
         return decode_state(kind, raw, self._segment_reader(kind, key))
 
     def _segment_reader(self, kind: SubjectKind[Any], key: str) -> Callable[[str], Any]:
-        return lambda segment_id: decode_segment(None, self.stored_segments.get((kind.name, key, segment_id)))
+        return lambda segment_id: decode_segment(self.stored_segments.get((kind.name, key, segment_id)))
 
     def _emit(self, findings: list[Finding], raised: dict[str, list[Any]]) -> None:
         """Hand new findings to scoring, through their JSON form as on the wire."""

@@ -158,7 +158,11 @@ class StagedTable:
         return entry
 
     def staged(self, partition: int, key: bytes) -> Any:
-        """The value staged for ``key`` and not yet let go, else None (the table holds what there is)."""
+        """The value staged for ``key`` and not yet let go, else None (the table holds what there is).
+
+        None too for a key staged for deletion and not yet written, whose
+        stored bytes are stale: a caller must not ask for such a key.
+        """
         staged = self.partitions.get(partition)
         entry = None if staged is None else staged.entries.get(key)
         return None if entry is None else entry.value

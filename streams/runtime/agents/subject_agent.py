@@ -120,10 +120,8 @@ def decode_state(kind: SubjectKind[S], raw: bytes, read_segment: Callable[[str],
     return kind.load(orjson.loads(raw), read_segment)
 
 
-def decode_segment(staged: Any, stored: bytes | None) -> Any:
-    """A segment as its state reads it: the one staged and not yet let go, else the one stored (or None)."""
-    if staged is not None:
-        return staged
+def decode_segment(stored: bytes | None) -> Any:
+    """A stored segment as its state reads it (None: there is none)."""
     return None if stored is None else orjson.loads(stored)
 
 
@@ -316,8 +314,9 @@ class SubjectAgent(Generic[S]):
         # Kept by the state: a declarant reads its older segments back long after loading.
         def read_segment(segment_id: str) -> Any:
             stored_as = segment_key(key, segment_id)
+            # A segment staged for deletion is never asked for: its id has left the state's list.
             staged = self.segments.staged(partition, stored_as)
-            return decode_segment(staged, None if staged is not None else self.segments.stored(partition, stored_as))
+            return staged if staged is not None else decode_segment(self.segments.stored(partition, stored_as))
 
         return read_segment
 

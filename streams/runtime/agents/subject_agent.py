@@ -378,8 +378,8 @@ class SubjectAgent(Generic[S]):
                 if held_generation == self.generation:  # else rebalanced while waiting for the turn
                     for partition_events in held.values():
                         await self.process_with_retries(partition_events)
-            step.observe(time.perf_counter() - started)
-            step_batches.observe(held_count)
+                    step.observe(time.perf_counter() - started)
+                    step_batches.observe(held_count)
             held.clear()
             held_count = held_bytes = 0
 

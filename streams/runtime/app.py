@@ -121,6 +121,7 @@ def create_app(settings: Settings) -> tuple[CargoguardApp, Runtime]:
         broker_heartbeat_interval=settings.heartbeat_interval_s,
         broker_commit_interval=settings.commit_interval_s,
         broker_max_poll_records=settings.max_poll_records,
+        consumer_max_fetch_size=settings.consumer_max_fetch_bytes,
         stream_buffer_maxsize=settings.stream_buffer_maxsize,
         TableManager=TableManager,
         # Faust's Cython fast paths run only when asked for.

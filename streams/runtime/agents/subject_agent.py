@@ -218,12 +218,15 @@ class PartitionStage:
     takeover: Takeover | None = None
     stepped: bool = False
 
-    def step_takeover(self, events: list[Any], highwater: int | None) -> Takeover | None:
-        """The takeover in force for a step of ``events`` (consecutive batches of the partition)."""
+    def step_takeover(self, events: list[Any], highwater: Callable[[], int | None]) -> Takeover | None:
+        """The takeover in force for a step of ``events`` (consecutive batches of the partition).
+
+        ``highwater``: the partition's high watermark as last fetched, asked only at the first step.
+        """
         first = events[0].message.offset
         if not self.stepped:
             self.stepped = True
-            self.takeover = Takeover.begin(first, events[-1].message.offset, highwater)
+            self.takeover = Takeover.begin(first, events[-1].message.offset, highwater())
         elif self.takeover is not None and first >= self.takeover.end:
             self.takeover = None
         return self.takeover
@@ -452,7 +455,7 @@ class SubjectAgent(Generic[S]):
         batches = [decode_batch(event.value) for event in events]
         stage = self._stage_for(partition)
         consumer = cast(Consumer, self.app.consumer)
-        takeover = stage.step_takeover(events, consumer.fetched_highwater(events[0].message.tp))
+        takeover = stage.step_takeover(events, lambda: consumer.fetched_highwater(events[0].message.tp))
         board = stage.board
         now = wall_ms()
         arrival_watermark = board.watermark(now)
